@@ -1,0 +1,37 @@
+package api
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// routes is the whole HTTP surface on one screen. The replicator and tag
+// operations route on a wildcard because the ARN label arrives
+// percent-encoded (%3A, %2F) from the SDKs but may arrive raw from curl.
+func (s *server) routes() http.Handler {
+	r := chi.NewRouter()
+	r.Use(s.withRequestID, s.recoverer)
+
+	r.Get("/healthz", s.handleHealthz)
+	r.Get("/readyz", s.handleReadyz)
+	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+
+	// The eight AWS operations (SigV4-signed).
+	r.Method(http.MethodPost, "/replication/v1/replicators", s.aws("CreateReplicator", s.createReplicator))
+	r.Method(http.MethodGet, "/replication/v1/replicators", s.aws("ListReplicators", s.listReplicators))
+	r.Method(http.MethodGet, "/replication/v1/replicators/*", s.aws("DescribeReplicator", s.describeReplicator))
+	r.Method(http.MethodDelete, "/replication/v1/replicators/*", s.aws("DeleteReplicator", s.deleteReplicator))
+	r.Method(http.MethodPut, "/replication/v1/replicators/*", s.aws("UpdateReplicationInfo", s.updateReplicationInfo))
+	r.Method(http.MethodPost, "/v1/tags/*", s.aws("TagResource", s.tagResource))
+	r.Method(http.MethodDelete, "/v1/tags/*", s.aws("UntagResource", s.untagResource))
+	r.Method(http.MethodGet, "/v1/tags/*", s.aws("ListTagsForResource", s.listTagsForResource))
+
+	if s.Mount != nil {
+		s.Mount(r)
+	}
+	r.NotFound(s.aws("Unknown", s.unknownOperation).ServeHTTP)
+	r.MethodNotAllowed(s.aws("Unknown", s.unknownOperation).ServeHTTP)
+	return r
+}

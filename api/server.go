@@ -1,0 +1,119 @@
+// Package api is the HTTP surface of the control plane: the eight MSK
+// Replicator operations (wire-compatible with the AWS SDKs), the
+// extensions, and the health and metrics endpoints. Handlers return errors;
+// one adapter turns them into AWS error responses (errors.go).
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/openreplicator/replicator/pkg/replicator"
+)
+
+// Store is what the API needs from persistence.
+type Store interface {
+	CreateReplicator(ctx context.Context, r *replicator.Replicator) error
+	GetReplicator(ctx context.Context, account, arn string) (*replicator.Replicator, error)
+	ListReplicators(ctx context.Context, account, prefix, after string, limit int) ([]*replicator.Replicator, error)
+	UpdateReplicator(ctx context.Context, account, arn, version, newVersion string, fn func(*replicator.Replicator) error) (*replicator.Replicator, error)
+	DeleteReplicator(ctx context.Context, account, arn, version string) (*replicator.Replicator, error)
+	TagResource(ctx context.Context, account, arn string, tags map[string]string) error
+	UntagResource(ctx context.Context, account, arn string, keys []string) error
+	ListTags(ctx context.Context, account, arn string) (map[string]string, error)
+	Ping(ctx context.Context) error
+}
+
+// Authenticator checks a request's signature and returns the account of the
+// caller. Failures are *replicator.Error of KindUnauthorized.
+type Authenticator interface {
+	Authenticate(r *http.Request, body []byte) (account string, err error)
+}
+
+// ClusterCatalog resolves MSK cluster ARNs to connection settings; the API
+// only asks whether an ARN is known.
+type ClusterCatalog interface {
+	HasCluster(arn string) bool
+}
+
+// SecretChecker reports whether a secret ARN resolves; the secret itself
+// never reaches the API.
+type SecretChecker interface {
+	CheckSecret(ctx context.Context, arn string) error
+}
+
+// Config holds the server's dependencies.
+type Config struct {
+	Region   string
+	Store    Store
+	Auth     Authenticator
+	Catalog  ClusterCatalog // nil: no MSK cluster is known
+	Secrets  SecretChecker  // nil: no secret resolves
+	Logger   *slog.Logger
+	Registry *prometheus.Registry // nil: a private one
+	// Mount adds further routes (scheduler, worker API) under the same
+	// request-ID, logging and recovery middleware.
+	Mount func(m Mux)
+}
+
+// Mux is the part of the router other packages mount routes on.
+type Mux interface {
+	Method(method, pattern string, h http.Handler)
+}
+
+type server struct {
+	Config
+	metrics *apiMetrics
+}
+
+// NewServer returns the control plane's HTTP handler.
+func NewServer(cfg Config) http.Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Registry == nil {
+		cfg.Registry = prometheus.NewRegistry()
+	}
+	s := &server{Config: cfg, metrics: newAPIMetrics(cfg.Registry)}
+	return s.routes()
+}
+
+type apiMetrics struct {
+	requests *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
+	m := &apiMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "replicator_api_requests_total",
+			Help: "API requests by operation and outcome (OK or the AWS error type).",
+		}, []string{"operation", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "replicator_api_request_duration_seconds",
+			Help:    "API request latency by operation.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"operation"}),
+	}
+	reg.MustRegister(m.requests, m.duration)
+	return m
+}
+
+// newVersion returns a fresh opaque currentVersion token, in the style of
+// MSK's ("CKEVKO7DR4RA").
+func newVersion() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+func since(t time.Time) float64 { return time.Since(t).Seconds() }

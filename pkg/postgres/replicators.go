@@ -1,0 +1,301 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/openreplicator/replicator/pkg/replicator"
+)
+
+// MaxTags is the most tags a resource may carry (MSK's limit).
+const MaxTags = 50
+
+const replicatorColumns = `id, account_id, name, arn, description, service_execution_role_arn, spec, tags,
+	state, state_code, state_message, current_version, spec_version, created_at`
+
+func scanReplicator(row pgx.Row) (*replicator.Replicator, error) {
+	var (
+		r          replicator.Replicator
+		id, arn    string
+		spec, tags []byte
+		state      string
+	)
+	err := row.Scan(&id, &r.AccountID, &r.Name, &arn, &r.Description, &r.ServiceExecutionRoleARN, &spec, &tags,
+		&state, &r.StateCode, &r.StateMessage, &r.CurrentVersion, &r.SpecVersion, &r.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, replicator.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if r.ARN, err = replicator.ParseARN(arn); err != nil {
+		return nil, fmt.Errorf("stored ARN %q: %w", arn, err)
+	}
+	if err := json.Unmarshal(spec, &r.Spec); err != nil {
+		return nil, fmt.Errorf("stored spec of %s: %w", arn, err)
+	}
+	if err := json.Unmarshal(tags, &r.Tags); err != nil {
+		return nil, fmt.Errorf("stored tags of %s: %w", arn, err)
+	}
+	r.State = replicator.State(state)
+	return &r, nil
+}
+
+// CreateReplicator stores a new replicator in state r.State. A name that is
+// taken in the account is a conflict.
+func (s *Store) CreateReplicator(ctx context.Context, r *replicator.Replicator) error {
+	spec, err := json.Marshal(r.Spec)
+	if err != nil {
+		return err
+	}
+	tags, err := json.Marshal(nonNil(r.Tags))
+	if err != nil {
+		return err
+	}
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		err := tx.QueryRow(ctx, `INSERT INTO replicators (id, account_id, name, arn, description, service_execution_role_arn,
+				spec, tags, state, current_version, spec_version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)
+			RETURNING created_at`,
+			r.ARN.ID, r.AccountID, r.Name, r.ARN.String(), r.Description, r.ServiceExecutionRoleARN,
+			spec, tags, string(r.State), r.CurrentVersion).Scan(&r.CreatedAt)
+		if err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, r.ARN.ID, r.State, "", "")
+	})
+	if isUniqueViolation(err) {
+		return replicator.Conflict("replicatorName", "a replicator named %q already exists", r.Name)
+	}
+	r.SpecVersion = 1
+	return err
+}
+
+func recordEvent(ctx context.Context, tx pgx.Tx, id string, st replicator.State, code, msg string) error {
+	_, err := tx.Exec(ctx, `INSERT INTO replicator_events (replicator_id, state, code, message) VALUES ($1, $2, $3, $4)`,
+		id, string(st), code, msg)
+	return err
+}
+
+// GetReplicator returns the account's replicator with the given ARN.
+func (s *Store) GetReplicator(ctx context.Context, account, arn string) (*replicator.Replicator, error) {
+	return scanReplicator(s.pool.QueryRow(ctx,
+		`SELECT `+replicatorColumns+` FROM replicators WHERE arn = $1 AND account_id = $2`, arn, account))
+}
+
+// ListReplicators returns up to limit replicators of the account whose
+// names start with prefix and sort after the name after, in name order.
+func (s *Store) ListReplicators(ctx context.Context, account, prefix, after string, limit int) ([]*replicator.Replicator, error) {
+	if after < prefix {
+		after = ""
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+replicatorColumns+` FROM replicators
+		WHERE account_id = $1 AND name >= $2 AND left(name, length($2)) = $2 AND name > $3
+		ORDER BY name LIMIT $4`, account, prefix, after, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []*replicator.Replicator
+	for rows.Next() {
+		r, err := scanReplicator(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// UpdateFunc changes a replicator in place inside UpdateReplicator.
+type UpdateFunc = func(r *replicator.Replicator) error
+
+// UpdateReplicator locks the account's replicator, checks that its
+// currentVersion is version, applies fn and stores the result with a new
+// currentVersion newVersion and the state fn left. fn may return an error to
+// abort without change.
+func (s *Store) UpdateReplicator(ctx context.Context, account, arn, version, newVersion string, fn UpdateFunc) (*replicator.Replicator, error) {
+	var out *replicator.Replicator
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		r, err := scanReplicator(tx.QueryRow(ctx,
+			`SELECT `+replicatorColumns+` FROM replicators WHERE arn = $1 AND account_id = $2 FOR UPDATE`, arn, account))
+		if err != nil {
+			return err
+		}
+		if r.CurrentVersion != version {
+			return replicator.Invalid("currentVersion", "currentVersion %q does not match the replicator's current version", version)
+		}
+		before := r.State
+		if err := fn(r); err != nil {
+			return err
+		}
+		spec, err := json.Marshal(r.Spec)
+		if err != nil {
+			return err
+		}
+		r.CurrentVersion = newVersion
+		r.SpecVersion++
+		_, err = tx.Exec(ctx, `UPDATE replicators SET spec = $2, state = $3, state_code = $4, state_message = $5,
+				current_version = $6, spec_version = $7, updated_at = now(),
+				state_changed_at = CASE WHEN state = $3 THEN state_changed_at ELSE now() END
+			WHERE id = $1`,
+			r.ARN.ID, spec, string(r.State), r.StateCode, r.StateMessage, r.CurrentVersion, r.SpecVersion)
+		if err != nil {
+			return err
+		}
+		if r.State != before {
+			if err := recordEvent(ctx, tx, r.ARN.ID, r.State, r.StateCode, r.StateMessage); err != nil {
+				return err
+			}
+		}
+		out = r
+		return nil
+	})
+	return out, err
+}
+
+// DeleteReplicator moves the account's replicator to DELETING. A non-empty
+// version must match its currentVersion. Deleting twice is not an error.
+func (s *Store) DeleteReplicator(ctx context.Context, account, arn, version string) (*replicator.Replicator, error) {
+	var out *replicator.Replicator
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		r, err := scanReplicator(tx.QueryRow(ctx,
+			`SELECT `+replicatorColumns+` FROM replicators WHERE arn = $1 AND account_id = $2 FOR UPDATE`, arn, account))
+		if err != nil {
+			return err
+		}
+		if version != "" && r.CurrentVersion != version {
+			return replicator.Invalid("currentVersion", "currentVersion %q does not match the replicator's current version", version)
+		}
+		out = r
+		if r.State == replicator.StateDeleting {
+			return nil
+		}
+		r.State, r.StateCode, r.StateMessage = replicator.StateDeleting, "", ""
+		if _, err := tx.Exec(ctx, `UPDATE replicators SET state = $2, state_code = '', state_message = '',
+			updated_at = now(), state_changed_at = now() WHERE id = $1`, r.ARN.ID, string(r.State)); err != nil {
+			return err
+		}
+		return recordEvent(ctx, tx, r.ARN.ID, r.State, "", "")
+	})
+	return out, err
+}
+
+// TagResource merges tags into the replicator's tags; the result may hold
+// at most MaxTags keys.
+func (s *Store) TagResource(ctx context.Context, account, arn string, tags map[string]string) error {
+	b, err := json.Marshal(nonNil(tags))
+	if err != nil {
+		return err
+	}
+	var n int
+	err = s.pool.QueryRow(ctx, `WITH target AS (
+			SELECT id, tags || $3::jsonb AS merged FROM replicators WHERE arn = $1 AND account_id = $2 FOR UPDATE
+		), upd AS (
+			UPDATE replicators r SET tags = t.merged
+			FROM target t WHERE r.id = t.id AND (SELECT count(*) FROM jsonb_object_keys(t.merged)) <= $4
+			RETURNING 1
+		)
+		SELECT (SELECT count(*) FROM target) + (SELECT count(*) FROM upd)`, arn, account, b, MaxTags).Scan(&n)
+	switch {
+	case err != nil:
+		return err
+	case n == 0:
+		return replicator.NotFound("resourceArn", "resource not found")
+	case n == 1:
+		return replicator.Invalid("tags", "a resource can have at most %d tags", MaxTags)
+	}
+	return nil
+}
+
+// UntagResource removes keys from the replicator's tags.
+func (s *Store) UntagResource(ctx context.Context, account, arn string, keys []string) error {
+	tag, err := s.pool.Exec(ctx, `UPDATE replicators SET tags = tags - $3::text[] WHERE arn = $1 AND account_id = $2`,
+		arn, account, keys)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		return replicator.NotFound("resourceArn", "resource not found")
+	}
+	return nil
+}
+
+// ListTags returns the replicator's tags.
+func (s *Store) ListTags(ctx context.Context, account, arn string) (map[string]string, error) {
+	var b []byte
+	err := s.pool.QueryRow(ctx, `SELECT tags FROM replicators WHERE arn = $1 AND account_id = $2`, arn, account).Scan(&b)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, replicator.NotFound("resourceArn", "resource not found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	tags := map[string]string{}
+	return tags, json.Unmarshal(b, &tags)
+}
+
+// SetState moves a replicator to state st with the given info, recording
+// the change. It reports whether anything changed.
+func (s *Store) SetState(ctx context.Context, id string, st replicator.State, code, msg string) (bool, error) {
+	changed := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE replicators SET state = $2, state_code = $3, state_message = $4,
+				updated_at = now(), state_changed_at = now()
+			WHERE id = $1 AND state <> 'DELETING' AND (state, state_code, state_message) IS DISTINCT FROM ($2, $3, $4)`,
+			id, string(st), code, msg)
+		if err != nil || tag.RowsAffected() == 0 {
+			return err
+		}
+		changed = true
+		return recordEvent(ctx, tx, id, st, code, msg)
+	})
+	return changed, err
+}
+
+// Event is one recorded state change.
+type Event struct {
+	At      time.Time
+	State   replicator.State
+	Code    string
+	Message string
+}
+
+// Events returns the replicator's most recent state changes, newest first.
+func (s *Store) Events(ctx context.Context, id string, limit int) ([]Event, error) {
+	rows, err := s.pool.Query(ctx, `SELECT at, state, code, message FROM replicator_events
+		WHERE replicator_id = $1 ORDER BY id DESC LIMIT $2`, id, limit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Event, error) {
+		var e Event
+		var st string
+		err := row.Scan(&e.At, &st, &e.Code, &e.Message)
+		e.State = replicator.State(st)
+		return e, err
+	})
+}
+
+// PurgeDeleted removes replicators in DELETING that nothing holds any more
+// and returns how many it removed. The scheduler calls it; before leases
+// exist every DELETING replicator qualifies.
+func (s *Store) PurgeDeleted(ctx context.Context) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM replicators WHERE state = 'DELETING'`)
+	if err != nil {
+		return 0, err
+	}
+	return tag.RowsAffected(), nil
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
