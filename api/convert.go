@@ -354,15 +354,13 @@ func topicReplicationToDomain(w *wireTopicReplication, update bool) (replicator.
 		return t, replicator.Invalid(p+".topicsToReplicate", "topicsToReplicate is required")
 	}
 	if update {
-		for name, v := range map[string]bool{
-			"topicsToExclude":                 w.TopicsToExclude != nil,
-			"copyTopicConfigurations":         w.CopyTopicConfigurations != nil,
-			"copyAccessControlListsForTopics": w.CopyAccessControlListsForTopics != nil,
-			"detectAndCopyNewTopics":          w.DetectAndCopyNewTopics != nil,
-		} {
-			if !v {
-				return t, replicator.Invalid(p+"."+name, "%s is required in an update", name)
-			}
+		if err := requireAll(p, []present{
+			{"topicsToExclude", w.TopicsToExclude != nil},
+			{"copyTopicConfigurations", w.CopyTopicConfigurations != nil},
+			{"copyAccessControlListsForTopics", w.CopyAccessControlListsForTopics != nil},
+			{"detectAndCopyNewTopics", w.DetectAndCopyNewTopics != nil},
+		}); err != nil {
+			return t, err
 		}
 		if w.StartingPosition != nil || w.TopicNameConfiguration != nil {
 			return t, replicator.Invalid(p+".startingPosition", "startingPosition and topicNameConfiguration cannot be changed; create a new replicator")
@@ -403,14 +401,12 @@ func groupReplicationToDomain(w *wireConsumerGroupReplication, update bool) (rep
 		return g, replicator.Invalid(p+".consumerGroupsToReplicate", "consumerGroupsToReplicate is required")
 	}
 	if update {
-		for name, v := range map[string]bool{
-			"consumerGroupsToExclude":         w.ConsumerGroupsToExclude != nil,
-			"detectAndCopyNewConsumerGroups":  w.DetectAndCopyNewConsumerGroups != nil,
-			"synchroniseConsumerGroupOffsets": w.SynchroniseConsumerGroupOffsets != nil,
-		} {
-			if !v {
-				return g, replicator.Invalid(p+"."+name, "%s is required in an update", name)
-			}
+		if err := requireAll(p, []present{
+			{"consumerGroupsToExclude", w.ConsumerGroupsToExclude != nil},
+			{"detectAndCopyNewConsumerGroups", w.DetectAndCopyNewConsumerGroups != nil},
+			{"synchroniseConsumerGroupOffsets", w.SynchroniseConsumerGroupOffsets != nil},
+		}); err != nil {
+			return g, err
 		}
 		if w.ConsumerGroupOffsetSyncMode != nil {
 			return g, replicator.Invalid(p+".consumerGroupOffsetSyncMode", "consumerGroupOffsetSyncMode cannot be changed; create a new replicator")
@@ -435,6 +431,21 @@ func groupReplicationToDomain(w *wireConsumerGroupReplication, update bool) (rep
 		g.OffsetSyncMode = *w.ConsumerGroupOffsetSyncMode
 	}
 	return g, nil
+}
+
+type present struct {
+	member string
+	ok     bool
+}
+
+// requireAll reports the first member that is missing, in model order.
+func requireAll(p string, members []present) error {
+	for _, m := range members {
+		if !m.ok {
+			return replicator.Invalid(p+"."+m.member, "%s is required in an update", m.member)
+		}
+	}
+	return nil
 }
 
 // validatePatterns checks a list of regular expressions: count, length, and
