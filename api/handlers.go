@@ -130,7 +130,7 @@ func encodePageToken(lastName string) string {
 }
 
 func decodePageToken(tok string) (string, bool) {
-	b, err := base64.RawURLEncoding.DecodeString(tok)
+	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	if err != nil {
 		return "", false
 	}
