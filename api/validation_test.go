@@ -98,7 +98,9 @@ func TestCreateValidation(t *testing.T) {
 		{"group pattern too long", func(in *kafka.CreateReplicatorInput) {
 			ri(in).ConsumerGroupReplication.ConsumerGroupsToExclude = []string{strings.Repeat("g", 257)}
 		}, "consumerGroupReplication.consumerGroupsToExclude"},
-		{"sync mode", func(in *kafka.CreateReplicatorInput) { ri(in).ConsumerGroupReplication.ConsumerGroupOffsetSyncMode = "FAST" }, "consumerGroupReplication.consumerGroupOffsetSyncMode"},
+		{"sync mode", func(in *kafka.CreateReplicatorInput) {
+			ri(in).ConsumerGroupReplication.ConsumerGroupOffsetSyncMode = "FAST"
+		}, "consumerGroupReplication.consumerGroupOffsetSyncMode"},
 		{"enhanced needs identical", func(in *kafka.CreateReplicatorInput) {
 			ri(in).ConsumerGroupReplication.ConsumerGroupOffsetSyncMode = types.ConsumerGroupOffsetSyncModeEnhanced
 		}, "consumerGroupReplication.consumerGroupOffsetSyncMode"},
