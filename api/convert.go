@@ -36,7 +36,7 @@ var (
 	mskARNPattern     = regexp.MustCompile(`^arn:(aws|aws-us-gov|aws-cn):kafka:[a-z0-9-]+:[0-9]{12}:cluster/[0-9A-Za-z][0-9A-Za-z-]{0,63}/[0-9a-fA-F-]{36}(-[0-9a-z]{1,4})?$`)
 	secretARNPattern  = regexp.MustCompile(`^arn:(aws|aws-us-gov|aws-cn):secretsmanager:[a-z0-9-]+:[0-9]{12}:secret:[\w/+=.@-]{1,512}$`)
 	clusterIDPattern  = regexp.MustCompile(`^[0-9A-Za-z][0-9A-Za-z._-]*$`)
-	tagCharsPattern   = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+	tagCharsPattern   = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_./=+\-@]*$`)
 	s3BucketPattern   = regexp.MustCompile(`^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$`)
 	logGroupPattern   = regexp.MustCompile(`^[\w./#-]{1,512}$`)
 	deliveryStreamPat = regexp.MustCompile(`^[\w.-]{1,64}$`)
@@ -174,6 +174,9 @@ func clusterToDomain(p string, w *wireKafkaCluster) (replicator.Cluster, error) 
 		return c, replicator.Invalid(p, "%s must set one of amazonMskCluster and apacheKafkaCluster", p)
 	}
 	if v := w.VpcConfig; v != nil {
+		if len(v.SubnetIds) == 0 {
+			return c, replicator.Invalid(p+".vpcConfig.subnetIds", "vpcConfig.subnetIds is required")
+		}
 		if len(v.SubnetIds) > maxListItems || len(v.SecurityGroupIds) > maxListItems {
 			return c, replicator.Invalid(p+".vpcConfig", "vpcConfig lists at most %d subnets and security groups", maxListItems)
 		}
@@ -518,7 +521,7 @@ func validateTags(tags map[string]string) error {
 			return err
 		}
 		if utf8.RuneCountInString(v) > maxTagValue-1 || !tagCharsPattern.MatchString(v) {
-			return replicator.Invalid("tags", "tag values must be 0 to 255 characters: letters, digits, white space and _ . : / = + - @")
+			return replicator.Invalid("tags", "tag values must be 0 to 255 characters: letters, digits, white space and _ . / = + - @")
 		}
 	}
 	return nil
@@ -527,7 +530,7 @@ func validateTags(tags map[string]string) error {
 func validateTagKey(k string) error {
 	n := utf8.RuneCountInString(k)
 	if n < 1 || n > maxTagKey || !tagCharsPattern.MatchString(k) {
-		return replicator.Invalid("tags", "tag keys must be 1 to 128 characters: letters, digits, white space and _ . : / = + - @")
+		return replicator.Invalid("tags", "tag keys must be 1 to 128 characters: letters, digits, white space and _ . / = + - @")
 	}
 	if strings.HasPrefix(strings.ToLower(k), "aws:") {
 		return replicator.Invalid("tags", "tag keys must not start with aws:")

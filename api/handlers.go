@@ -304,7 +304,7 @@ func (s *server) listTagsForResource(w http.ResponseWriter, r *http.Request, c *
 func (s *server) replicatorARN(r *http.Request, suffix string) (string, error) {
 	label, ok := pathLabel(r, suffix)
 	if !ok || label == "" {
-		if !ok && suffix != "" {
+		if !ok {
 			return "", replicator.NotFound("", "no operation matches %s %s", r.Method, truncateForMessage(r.URL.EscapedPath()))
 		}
 		return "", replicator.Invalid("replicatorArn", "replicatorArn is required")
@@ -345,6 +345,10 @@ func pathLabel(r *http.Request, suffix string) (string, bool) {
 		if raw, found = strings.CutSuffix(raw, suffix); !found {
 			return "", false
 		}
+	} else if i := strings.LastIndexByte(raw, '/'); i >= 0 && strings.HasPrefix(raw, "arn%3A") {
+		// An escaped ARN has no raw '/': anything after one is an unknown
+		// sub-resource (for example GET .../replication-info).
+		return "", false
 	} else if strings.HasSuffix(raw, "/replication-info") {
 		return "", false
 	}
