@@ -69,13 +69,9 @@ func (s *server) aws(op string, h awsHandler) http.Handler {
 		start := time.Now()
 		c := &call{}
 		err := func() error {
-			body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+			body, err := readBody(w, r)
 			if err != nil {
-				var mbe *http.MaxBytesError
-				if errors.As(err, &mbe) {
-					return replicator.Invalid("body", "the request body is larger than %d bytes", maxBodyBytes)
-				}
-				return replicator.Invalid("body", "the request body could not be read")
+				return err
 			}
 			c.body = body
 			if c.account, err = s.Auth.Authenticate(r, body); err != nil {
@@ -97,6 +93,19 @@ func (s *server) aws(op string, h awsHandler) http.Handler {
 				"outcome", outcome, "account", c.account, "reason", err.Error())
 		}
 	})
+}
+
+// readBody reads a request body of at most maxBodyBytes.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, replicator.Invalid("body", "the request body is larger than %d bytes", maxBodyBytes)
+		}
+		return nil, replicator.Invalid("body", "the request body could not be read")
+	}
+	return body, nil
 }
 
 func (s *server) unknownOperation(w http.ResponseWriter, r *http.Request, c *call) error {

@@ -21,16 +21,15 @@ func (s *server) routes() http.Handler {
 	// The eight AWS operations (SigV4-signed).
 	r.Method(http.MethodPost, "/replication/v1/replicators", s.aws("CreateReplicator", s.createReplicator))
 	r.Method(http.MethodGet, "/replication/v1/replicators", s.aws("ListReplicators", s.listReplicators))
-	r.Method(http.MethodGet, "/replication/v1/replicators/*", s.aws("DescribeReplicator", s.describeReplicator))
+	r.Method(http.MethodGet, "/replication/v1/replicators/*", s.describeOrStatus())
 	r.Method(http.MethodDelete, "/replication/v1/replicators/*", s.aws("DeleteReplicator", s.deleteReplicator))
 	r.Method(http.MethodPut, "/replication/v1/replicators/*", s.aws("UpdateReplicationInfo", s.updateReplicationInfo))
 	r.Method(http.MethodPost, "/v1/tags/*", s.aws("TagResource", s.tagResource))
 	r.Method(http.MethodDelete, "/v1/tags/*", s.aws("UntagResource", s.untagResource))
 	r.Method(http.MethodGet, "/v1/tags/*", s.aws("ListTagsForResource", s.listTagsForResource))
 
-	if s.Mount != nil {
-		s.Mount(r)
-	}
+	// The worker API and operator endpoints (worker token).
+	s.mountFleet(r)
 	r.NotFound(s.aws("Unknown", s.unknownOperation).ServeHTTP)
 	r.MethodNotAllowed(s.aws("Unknown", s.unknownOperation).ServeHTTP)
 	return r

@@ -56,19 +56,20 @@ type Config struct {
 	Secrets  SecretChecker  // nil: no secret resolves
 	Logger   *slog.Logger
 	Registry *prometheus.Registry // nil: a private one
-	// Mount adds further routes (scheduler, worker API) under the same
-	// request-ID, logging and recovery middleware.
-	Mount func(m Mux)
-}
 
-// Mux is the part of the router other packages mount routes on.
-type Mux interface {
-	Method(method, pattern string, h http.Handler)
+	// Fleet enables the internal worker API, GET /v1/workers and the
+	// status extension; nil leaves them out.
+	Fleet FleetStore
+	// WorkerToken is the bearer token of the worker API ("" closes it).
+	WorkerToken string
+	// LeaseTTL is the lease time-to-live granted to workers.
+	LeaseTTL time.Duration
 }
 
 type server struct {
 	Config
-	metrics *apiMetrics
+	metrics      *apiMetrics
+	fleetMetrics *fleetMetrics
 }
 
 // NewServer returns the control plane's HTTP handler.
@@ -78,6 +79,9 @@ func NewServer(cfg Config) http.Handler {
 	}
 	if cfg.Registry == nil {
 		cfg.Registry = prometheus.NewRegistry()
+	}
+	if cfg.LeaseTTL <= 0 {
+		cfg.LeaseTTL = 10 * time.Second
 	}
 	s := &server{Config: cfg, metrics: newAPIMetrics(cfg.Registry)}
 	return s.routes()

@@ -33,6 +33,7 @@ type serveConfig struct {
 	clustersFile string
 	secretsFile  string
 	autoMigrate  bool
+	failAfter    time.Duration
 	log          logConfig
 }
 
@@ -46,6 +47,7 @@ func (c *serveConfig) declare(s *settings) {
 	s.String(&c.clustersFile, "clusters-file", "", "", "JSON file: MSK cluster ARN → connection settings")
 	s.String(&c.secretsFile, "secrets-file", "", "", "JSON file: secret ARN → secret")
 	s.Bool(&c.autoMigrate, "auto-migrate", false, "apply pending migrations at start")
+	s.Duration(&c.failAfter, "failure-threshold", "30s", "how long a job may fail to make progress before its replicator is FAILED")
 	s.logging(&c.log)
 }
 
@@ -74,6 +76,9 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready chan<- st
 	if err != nil {
 		return fmt.Errorf("REPLICATOR_ACCESS_KEYS: %w", err)
 	}
+	if c.workerToken == "" {
+		log.Warn("serve: no worker token configured (REPLICATOR_WORKER_TOKEN); the worker API is closed")
+	}
 	if len(keys) == 0 {
 		log.Warn("serve: no access keys configured (REPLICATOR_ACCESS_KEYS); every API call will be refused")
 	}
@@ -95,7 +100,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready chan<- st
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	sched := scheduler.New(store, scheduler.Config{LeaseTTL: c.leaseTTL, Logger: log})
+	sched := scheduler.New(store, scheduler.Config{LeaseTTL: c.leaseTTL, FailAfter: c.failAfter, Logger: log, Registry: reg})
 	handler := api.NewServer(api.Config{
 		Region:   c.region,
 		Store:    store,
@@ -104,6 +109,10 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready chan<- st
 		Secrets:  files,
 		Logger:   log,
 		Registry: reg,
+
+		Fleet:       store,
+		WorkerToken: c.workerToken,
+		LeaseTTL:    c.leaseTTL,
 	})
 
 	ln, err := net.Listen("tcp", c.listenAddr)

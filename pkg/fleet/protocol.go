@@ -98,6 +98,8 @@ type HeartbeatResponse struct {
 type ReleaseRequest struct {
 	WorkerID string      `json:"workerId"`
 	Jobs     []JobReport `json:"jobs"`
+	// Leaving says the worker stops: it no longer counts as live.
+	Leaving bool `json:"leaving,omitempty"`
 }
 
 // Topology is what a metadata job sees on the source cluster: the topics

@@ -67,6 +67,9 @@ func (s *Store) CreateReplicator(ctx context.Context, r *replicator.Replicator) 
 		if err != nil {
 			return err
 		}
+		if _, err := tx.Exec(ctx, `INSERT INTO jobs (replicator_id, kind) VALUES ($1, 'metadata')`, r.ARN.ID); err != nil {
+			return err
+		}
 		return recordEvent(ctx, tx, r.ARN.ID, r.State, "", "")
 	})
 	if isUniqueViolation(err) {
@@ -240,15 +243,18 @@ func (s *Store) ListTags(ctx context.Context, account, arn string) (map[string]s
 	return tags, json.Unmarshal(b, &tags)
 }
 
-// SetState moves a replicator to state st with the given info, recording
-// the change. It reports whether anything changed.
-func (s *Store) SetState(ctx context.Context, id string, st replicator.State, code, msg string) (bool, error) {
+// SetState moves a replicator from state from (at spec version
+// specVersion) to st with the given info, recording the change. It changes
+// nothing, and reports false, if the replicator moved on meanwhile (an
+// update, a delete or another scheduler got there first).
+func (s *Store) SetState(ctx context.Context, id string, from replicator.State, specVersion int64, st replicator.State, code, msg string) (bool, error) {
 	changed := false
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE replicators SET state = $2, state_code = $3, state_message = $4,
-				updated_at = now(), state_changed_at = now()
-			WHERE id = $1 AND state <> 'DELETING' AND (state, state_code, state_message) IS DISTINCT FROM ($2, $3, $4)`,
-			id, string(st), code, msg)
+				updated_at = now(), state_changed_at = CASE WHEN state = $2 THEN state_changed_at ELSE now() END
+			WHERE id = $1 AND state = $5 AND spec_version = $6
+				AND (state, state_code, state_message) IS DISTINCT FROM ($2, $3, $4)`,
+			id, string(st), code, msg, string(from), specVersion)
 		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
@@ -282,11 +288,11 @@ func (s *Store) Events(ctx context.Context, id string, limit int) ([]Event, erro
 	})
 }
 
-// PurgeDeleted removes replicators in DELETING that nothing holds any more
-// and returns how many it removed. The scheduler calls it; before leases
-// exist every DELETING replicator qualifies.
+// PurgeDeleted removes replicators in DELETING whose jobs no worker holds
+// any more (released, or lease expired) and returns how many it removed.
 func (s *Store) PurgeDeleted(ctx context.Context) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM replicators WHERE state = 'DELETING'`)
+	tag, err := s.pool.Exec(ctx, `DELETE FROM replicators r WHERE r.state = 'DELETING'
+		AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.replicator_id = r.id AND j.owner IS NOT NULL AND j.lease_expires_at > statement_timestamp())`)
 	if err != nil {
 		return 0, err
 	}

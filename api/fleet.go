@@ -1,0 +1,200 @@
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/openreplicator/replicator/pkg/fleet"
+	"github.com/openreplicator/replicator/pkg/postgres"
+	"github.com/openreplicator/replicator/pkg/replicator"
+)
+
+// FleetStore is what the worker API and the status extension need from
+// persistence.
+type FleetStore interface {
+	Acquire(ctx context.Context, worker string, info map[string]string, max int, ttl time.Duration) ([]fleet.Lease, postgres.AcquireStats, error)
+	Heartbeat(ctx context.Context, worker string, reports []fleet.JobReport, ttl time.Duration) (postgres.HeartbeatResult, error)
+	Release(ctx context.Context, worker string, reports []fleet.JobReport, leaving bool) (int, error)
+	ReportTopology(ctx context.Context, t fleet.Topology) (added, removed int, err error)
+	ReplicatorSpec(ctx context.Context, id string) (*fleet.ReplicatorSpec, error)
+	Workers(ctx context.Context, ttl time.Duration) ([]fleet.WorkerInfo, error)
+	Jobs(ctx context.Context, replicatorID string) ([]postgres.JobStatus, error)
+	Events(ctx context.Context, id string, limit int) ([]postgres.Event, error)
+}
+
+type fleetMetrics struct {
+	granted, moved, heartbeats, renewals, released prometheus.Counter
+}
+
+func newFleetMetrics(reg prometheus.Registerer) *fleetMetrics {
+	c := func(name, help string) prometheus.Counter {
+		m := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+		reg.MustRegister(m)
+		return m
+	}
+	return &fleetMetrics{
+		granted:    c("replicator_leases_granted_total", "Leases granted to workers."),
+		moved:      c("replicator_leases_moved_total", "Leases granted to a worker other than the job's previous owner."),
+		heartbeats: c("replicator_worker_heartbeats_total", "Worker heartbeat requests answered."),
+		renewals:   c("replicator_lease_renewals_total", "Leases renewed by heartbeats."),
+		released:   c("replicator_leases_released_total", "Leases released by workers (graceful stop, revoke)."),
+	}
+}
+
+// mountFleet adds the internal worker API and the operator endpoints, all
+// behind the worker token.
+func (s *server) mountFleet(r chi.Router) {
+	if s.Fleet == nil {
+		return
+	}
+	s.fleetMetrics = newFleetMetrics(s.Registry)
+	r.Group(func(r chi.Router) {
+		r.Use(s.requireWorkerToken)
+		r.Post("/internal/v1/acquire", s.internal(s.handleAcquire))
+		r.Post("/internal/v1/heartbeat", s.internal(s.handleHeartbeat))
+		r.Post("/internal/v1/release", s.internal(s.handleRelease))
+		r.Post("/internal/v1/topology", s.internal(s.handleTopology))
+		r.Get("/internal/v1/replicators/{id}", s.internal(s.handleSpec))
+		r.Get("/v1/workers", s.internal(s.handleWorkers))
+	})
+}
+
+// requireWorkerToken checks the bearer token in constant time. With no
+// token configured the worker API is closed.
+func (s *server) requireWorkerToken(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || s.WorkerToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.WorkerToken)) != 1 {
+			writeError(w, r, s.Logger, &replicator.Error{Kind: replicator.KindUnauthorized, Message: "a valid worker token is required"})
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// internal adapts a worker-API handler: body limit, decode, error mapping.
+func (s *server) internal(h func(w http.ResponseWriter, r *http.Request, body []byte) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, err := readBody(w, r)
+		if err == nil {
+			err = h(w, r, body)
+		}
+		if err != nil {
+			writeError(w, r, s.Logger, err)
+		}
+	}
+}
+
+func validWorkerID(id string) error {
+	if id == "" || len(id) > 200 || !printable(id) {
+		return replicator.Invalid("workerId", "workerId must be 1 to 200 printable characters")
+	}
+	return nil
+}
+
+func (s *server) handleAcquire(w http.ResponseWriter, r *http.Request, body []byte) error {
+	var req fleet.AcquireRequest
+	if err := decode(r, body, &req); err != nil {
+		return err
+	}
+	if err := validWorkerID(req.WorkerID); err != nil {
+		return err
+	}
+	leases, stats, err := s.Fleet.Acquire(r.Context(), req.WorkerID, req.Info, req.Max, s.LeaseTTL)
+	if err != nil {
+		return err
+	}
+	s.fleetMetrics.granted.Add(float64(stats.Granted))
+	s.fleetMetrics.moved.Add(float64(stats.Moved))
+	if leases == nil {
+		leases = []fleet.Lease{}
+	}
+	encode(w, http.StatusOK, fleet.AcquireResponse{Leases: leases, LeaseTTLMillis: s.LeaseTTL.Milliseconds()})
+	return nil
+}
+
+func (s *server) handleHeartbeat(w http.ResponseWriter, r *http.Request, body []byte) error {
+	var req fleet.HeartbeatRequest
+	if err := decode(r, body, &req); err != nil {
+		return err
+	}
+	if err := validWorkerID(req.WorkerID); err != nil {
+		return err
+	}
+	res, err := s.Fleet.Heartbeat(r.Context(), req.WorkerID, req.Jobs, s.LeaseTTL)
+	if err != nil {
+		return err
+	}
+	s.fleetMetrics.heartbeats.Inc()
+	s.fleetMetrics.renewals.Add(float64(len(res.Renewed)))
+	encode(w, http.StatusOK, fleet.HeartbeatResponse{Renewed: res.Renewed, Lost: res.Lost, Revoke: res.Revoke,
+		SpecVersions: res.SpecVersions, LeaseTTLMillis: s.LeaseTTL.Milliseconds()})
+	return nil
+}
+
+func (s *server) handleRelease(w http.ResponseWriter, r *http.Request, body []byte) error {
+	var req fleet.ReleaseRequest
+	if err := decode(r, body, &req); err != nil {
+		return err
+	}
+	if err := validWorkerID(req.WorkerID); err != nil {
+		return err
+	}
+	n, err := s.Fleet.Release(r.Context(), req.WorkerID, req.Jobs, req.Leaving)
+	if err != nil {
+		return err
+	}
+	s.fleetMetrics.released.Add(float64(n))
+	encode(w, http.StatusOK, map[string]int{"released": n})
+	return nil
+}
+
+func (s *server) handleTopology(w http.ResponseWriter, r *http.Request, body []byte) error {
+	var t fleet.Topology
+	if err := decode(r, body, &t); err != nil {
+		return err
+	}
+	if err := validWorkerID(t.WorkerID); err != nil {
+		return err
+	}
+	added, removed, err := s.Fleet.ReportTopology(r.Context(), t)
+	if errors.Is(err, postgres.ErrLeaseLost) {
+		return &replicator.Error{Kind: replicator.KindConflict, Param: "jobId", Message: "the lease on this job is lost"}
+	}
+	if err != nil {
+		return err
+	}
+	if added+removed > 0 {
+		s.Logger.Info("api: topology changed", "job", t.JobID, "partitions_added", added, "partitions_removed", removed)
+	}
+	encode(w, http.StatusOK, map[string]int{"added": added, "removed": removed})
+	return nil
+}
+
+func (s *server) handleSpec(w http.ResponseWriter, r *http.Request, _ []byte) error {
+	spec, err := s.Fleet.ReplicatorSpec(r.Context(), chi.URLParam(r, "id"))
+	if err != nil {
+		return err
+	}
+	encode(w, http.StatusOK, spec)
+	return nil
+}
+
+func (s *server) handleWorkers(w http.ResponseWriter, r *http.Request, _ []byte) error {
+	ws, err := s.Fleet.Workers(r.Context(), s.LeaseTTL)
+	if err != nil {
+		return err
+	}
+	if ws == nil {
+		ws = []fleet.WorkerInfo{}
+	}
+	encode(w, http.StatusOK, map[string]any{"workers": ws})
+	return nil
+}

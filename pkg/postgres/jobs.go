@@ -1,0 +1,508 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/openreplicator/replicator/pkg/fleet"
+	"github.com/openreplicator/replicator/pkg/replicator"
+)
+
+// The lease protocol is described in package fleet. Every statement that
+// acts under a lease checks (owner, epoch) and an unexpired lease; a
+// zero-row update means the lease is lost. Lease times use
+// statement_timestamp(), not now(): now() is when the transaction began,
+// which can be before a lease that the statement sees expired.
+
+func interval(d time.Duration) string { return fmt.Sprintf("%d milliseconds", d.Milliseconds()) }
+
+// liveWindow is how recently a worker must have been seen to count as live
+// when jobs are shared out: a few heartbeats, and never more than the TTL.
+// A dead worker stops counting well before its leases expire.
+func liveWindow(ttl time.Duration) time.Duration { return min(ttl, 3*time.Second) }
+
+// AcquireStats says what an acquire did, for metrics.
+type AcquireStats struct{ Granted, Moved int }
+
+// Acquire grants the worker free jobs up to its share of each replicator's
+// jobs (ceil(jobs / live workers)) and at most max in total (0: no cap).
+func (s *Store) Acquire(ctx context.Context, worker string, info map[string]string, max int, ttl time.Duration) ([]fleet.Lease, AcquireStats, error) {
+	var (
+		out   []fleet.Lease
+		stats AcquireStats
+	)
+	infoJSON, _ := json.Marshal(info)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO workers (id, info) VALUES ($1, $2)
+			ON CONFLICT (id) DO UPDATE SET last_seen = statement_timestamp(), info = CASE WHEN $2::jsonb = 'null' THEN workers.info ELSE $2::jsonb END`,
+			worker, infoJSON); err != nil {
+			return err
+		}
+		// Cheap check first: most polls find nothing to take.
+		var free bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM jobs WHERE owner IS NULL)
+			OR EXISTS (SELECT 1 FROM jobs WHERE owner IS NOT NULL AND lease_expires_at < statement_timestamp())`).Scan(&free); err != nil || !free {
+			return err
+		}
+		quota := map[string]int{}
+		rows, err := tx.Query(ctx, `WITH live AS (SELECT count(*) AS n FROM workers WHERE last_seen > statement_timestamp() - $2::interval)
+			SELECT j.replicator_id::text,
+				ceil(count(*)::numeric / GREATEST((SELECT n FROM live), 1))::int
+				- count(*) FILTER (WHERE j.owner = $1 AND j.lease_expires_at > statement_timestamp())
+			FROM jobs j JOIN replicators r ON r.id = j.replicator_id
+			WHERE r.state <> 'DELETING'
+			GROUP BY j.replicator_id
+			HAVING count(*) FILTER (WHERE j.owner IS NULL OR j.lease_expires_at < statement_timestamp()) > 0`, worker, interval(liveWindow(ttl)))
+		if err != nil {
+			return err
+		}
+		var rids []string
+		total := 0
+		for rows.Next() {
+			var rid string
+			var q int
+			if err := rows.Scan(&rid, &q); err != nil {
+				return err
+			}
+			if q > 0 {
+				quota[rid] = q
+				rids = append(rids, rid)
+				total += q
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if max > 0 && total > max {
+			total = max
+		}
+		if total == 0 {
+			return nil
+		}
+		rows, err = tx.Query(ctx, `SELECT id, replicator_id::text FROM jobs
+			WHERE replicator_id = ANY($1::uuid[]) AND (owner IS NULL OR lease_expires_at < statement_timestamp())
+			ORDER BY kind, id
+			FOR UPDATE SKIP LOCKED LIMIT $2`, rids, total*4)
+		if err != nil {
+			return err
+		}
+		var ids []int64
+		for rows.Next() {
+			var id int64
+			var rid string
+			if err := rows.Scan(&id, &rid); err != nil {
+				return err
+			}
+			if quota[rid] > 0 && len(ids) < total {
+				quota[rid]--
+				ids = append(ids, id)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		rows, err = tx.Query(ctx, `UPDATE jobs j SET
+				last_owner = COALESCE(j.owner, j.last_owner), owner = $1, epoch = j.epoch + 1,
+				lease_expires_at = statement_timestamp() + $3::interval, granted_at = statement_timestamp(), revoke = false, heartbeat_at = NULL,
+				status = '{}'
+			FROM replicators r
+			WHERE j.id = ANY($2) AND r.id = j.replicator_id
+			RETURNING j.id, j.epoch, j.replicator_id::text, j.kind, j.topic, j.partition, r.spec_version, j.lease_expires_at,
+				COALESCE(j.last_owner, '') <> '' AND j.last_owner <> $1,
+				COALESCE((SELECT c.next_offset FROM checkpoints c WHERE c.replicator_id = j.replicator_id AND c.topic = j.topic AND c.partition = j.partition), -2)`,
+			worker, ids, interval(ttl))
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (fleet.Lease, error) {
+			var l fleet.Lease
+			var moved bool
+			err := row.Scan(&l.JobID, &l.Epoch, &l.ReplicatorID, &l.Kind, &l.Topic, &l.Partition, &l.SpecVersion, &l.ExpiresAt, &moved, &l.StartOffset)
+			if moved {
+				stats.Moved++
+			}
+			return l, err
+		})
+		stats.Granted = len(out)
+		return err
+	})
+	return out, stats, err
+}
+
+// HeartbeatResult is the answer to a heartbeat.
+type HeartbeatResult struct {
+	Renewed, Lost, Revoke []int64
+	SpecVersions          map[string]int64
+	// ExpiresAt is the new lease expiry of the renewed jobs.
+	ExpiresAt time.Time
+}
+
+// Heartbeat renews the worker's leases named in reports, stores their
+// progress, status and checkpoints, and says which leases are lost and which
+// the worker should give back. Checkpoints are written before the renewal,
+// under the same fence.
+func (s *Store) Heartbeat(ctx context.Context, worker string, reports []fleet.JobReport, ttl time.Duration) (HeartbeatResult, error) {
+	res := HeartbeatResult{Renewed: []int64{}, Lost: []int64{}, Revoke: []int64{}, SpecVersions: map[string]int64{}}
+	ids, epochs, versions := make([]int64, len(reports)), make([]int64, len(reports)), make([]int64, len(reports))
+	statuses, progresses := make([]string, len(reports)), make([]string, len(reports))
+	var cpIDs, cpEpochs, cpOffsets []int64
+	for i, r := range reports {
+		ids[i], epochs[i], versions[i] = r.JobID, r.Epoch, r.SpecVersion
+		statuses[i], progresses[i] = "{}", "{}"
+		if r.Error != nil {
+			b, _ := json.Marshal(r.Error)
+			statuses[i] = string(b)
+		}
+		if r.Progress != nil {
+			b, _ := json.Marshal(r.Progress)
+			progresses[i] = string(b)
+		}
+		if r.Checkpoint != nil {
+			cpIDs, cpEpochs, cpOffsets = append(cpIDs, r.JobID), append(cpEpochs, r.Epoch), append(cpOffsets, *r.Checkpoint)
+		}
+	}
+	batch := &pgx.Batch{}
+	batch.Queue(`INSERT INTO workers (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET last_seen = statement_timestamp()`, worker)
+	if len(cpIDs) > 0 {
+		batch.Queue(checkpointSQL, worker, cpIDs, cpEpochs, cpOffsets)
+	}
+	batch.Queue(`UPDATE jobs j SET lease_expires_at = statement_timestamp() + $7::interval, heartbeat_at = statement_timestamp(),
+			spec_version = u.spec_version, status = u.status, progress = u.progress
+		FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::jsonb[], $6::jsonb[]) AS u(id, epoch, spec_version, status, progress),
+			replicators r
+		WHERE j.id = u.id AND j.owner = $1 AND j.epoch = u.epoch AND j.lease_expires_at > statement_timestamp() AND r.id = j.replicator_id
+		RETURNING j.id, j.revoke OR r.state = 'DELETING', r.id::text, r.spec_version, j.lease_expires_at`,
+		worker, ids, epochs, versions, statuses, progresses, interval(ttl))
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		br := tx.SendBatch(ctx, batch)
+		defer br.Close()
+		for range batch.Len() - 1 {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		renewed := map[int64]bool{}
+		for rows.Next() {
+			var id, v int64
+			var revoke bool
+			var rid string
+			if err := rows.Scan(&id, &revoke, &rid, &v, &res.ExpiresAt); err != nil {
+				rows.Close()
+				return err
+			}
+			renewed[id] = true
+			res.Renewed = append(res.Renewed, id)
+			if revoke {
+				res.Revoke = append(res.Revoke, id)
+			}
+			res.SpecVersions[rid] = v
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		for _, id := range ids {
+			if !renewed[id] {
+				res.Lost = append(res.Lost, id)
+			}
+		}
+		return br.Close()
+	})
+	return res, err
+}
+
+// checkpointSQL stores checkpoints of partition jobs the worker still holds
+// under the same epoch with an unexpired lease.
+const checkpointSQL = `UPDATE checkpoints c SET next_offset = u.next_offset, updated_at = statement_timestamp()
+	FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, epoch, next_offset), jobs j
+	WHERE j.id = u.id AND j.owner = $1 AND j.epoch = u.epoch AND j.lease_expires_at > statement_timestamp()
+		AND c.replicator_id = j.replicator_id AND c.topic = j.topic AND c.partition = j.partition`
+
+// Release stores the final checkpoints of the worker's jobs and frees them
+// at once. Jobs the worker no longer holds are ignored. A leaving worker is
+// forgotten, so that it no longer counts when jobs are shared out.
+func (s *Store) Release(ctx context.Context, worker string, reports []fleet.JobReport, leaving bool) (int, error) {
+	var ids, epochs, cpIDs, cpEpochs, cpOffsets []int64
+	for _, r := range reports {
+		ids, epochs = append(ids, r.JobID), append(epochs, r.Epoch)
+		if r.Checkpoint != nil {
+			cpIDs, cpEpochs, cpOffsets = append(cpIDs, r.JobID), append(cpEpochs, r.Epoch), append(cpOffsets, *r.Checkpoint)
+		}
+	}
+	n := 0
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if len(cpIDs) > 0 {
+			if _, err := tx.Exec(ctx, checkpointSQL, worker, cpIDs, cpEpochs, cpOffsets); err != nil {
+				return err
+			}
+		}
+		tag, err := tx.Exec(ctx, `UPDATE jobs j SET owner = NULL, last_owner = j.owner, lease_expires_at = NULL, revoke = false
+			FROM unnest($2::bigint[], $3::bigint[]) AS u(id, epoch)
+			WHERE j.id = u.id AND j.owner = $1 AND j.epoch = u.epoch`, worker, ids, epochs)
+		n = int(tag.RowsAffected())
+		if err != nil || !leaving {
+			return err
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM workers WHERE id = $1`, worker)
+		return err
+	})
+	return n, err
+}
+
+// ErrLeaseLost is returned when an action under a lease finds the lease
+// gone.
+var ErrLeaseLost = errors.New("lease lost")
+
+// ReportTopology turns a metadata job's view of the source into partition
+// jobs: a job and a checkpoint for every partition that has none, and no job
+// for partitions that no longer match. The first report of a replicator
+// starts partitions at their latest offset when the spec says LATEST; every
+// later one starts new partitions at the start of their log.
+func (s *Store) ReportTopology(ctx context.Context, t fleet.Topology) (added, removed int, err error) {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		var rid string
+		var specVersion, topoVersion int64
+		var state string
+		var specJSON []byte
+		err := tx.QueryRow(ctx, `SELECT r.id::text, r.spec_version, r.topology_version, r.state, r.spec
+			FROM jobs j JOIN replicators r ON r.id = j.replicator_id
+			WHERE j.id = $1 AND j.owner = $2 AND j.epoch = $3 AND j.lease_expires_at > statement_timestamp() AND j.kind = 'metadata'
+			FOR UPDATE OF r`, t.JobID, t.WorkerID, t.Epoch).Scan(&rid, &specVersion, &topoVersion, &state, &specJSON)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrLeaseLost
+		}
+		if err != nil {
+			return err
+		}
+		if state == string(replicator.StateDeleting) || t.SpecVersion != specVersion {
+			return nil // stale spec: the worker reports again with the new one
+		}
+		var spec replicator.Spec
+		if err := json.Unmarshal(specJSON, &spec); err != nil {
+			return err
+		}
+		latestFirst := topoVersion == 0 && len(spec.ReplicationInfo) > 0 && spec.ReplicationInfo[0].Topics.StartingPosition == replicator.StartLatest
+		var topics []string
+		var parts []int32
+		var starts []int64
+		for _, ti := range t.Topics {
+			for _, p := range ti.Partitions {
+				start := fleet.OffsetEarliest
+				if latestFirst {
+					start = p.Latest
+				}
+				topics, parts, starts = append(topics, ti.Name), append(parts, p.Partition), append(starts, start)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO checkpoints (replicator_id, topic, partition, next_offset)
+			SELECT $1::uuid, u.topic, u.partition, u.start FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(topic, partition, start)
+			ON CONFLICT DO NOTHING`, rid, topics, parts, starts); err != nil {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO jobs (replicator_id, kind, topic, partition)
+			SELECT $1::uuid, 'partition', u.topic, u.partition FROM unnest($2::text[], $3::int[]) AS u(topic, partition)
+			ON CONFLICT DO NOTHING`, rid, topics, parts)
+		if err != nil {
+			return err
+		}
+		added = int(tag.RowsAffected())
+		tag, err = tx.Exec(ctx, `DELETE FROM jobs j WHERE j.replicator_id = $1 AND j.kind = 'partition'
+			AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::int[]) AS u(topic, partition) WHERE u.topic = j.topic AND u.partition = j.partition)`,
+			rid, topics, parts)
+		if err != nil {
+			return err
+		}
+		removed = int(tag.RowsAffected())
+		_, err = tx.Exec(ctx, `UPDATE replicators SET topology_version = $2 WHERE id = $1`, rid, specVersion)
+		return err
+	})
+	return added, removed, err
+}
+
+// ReplicatorSpec returns what a worker needs to run a replicator's jobs.
+func (s *Store) ReplicatorSpec(ctx context.Context, id string) (*fleet.ReplicatorSpec, error) {
+	r, err := scanReplicator(s.pool.QueryRow(ctx, `SELECT `+replicatorColumns+` FROM replicators WHERE id = $1`, id))
+	if err != nil {
+		return nil, err
+	}
+	return &fleet.ReplicatorSpec{ID: r.ARN.ID, ARN: r.ARN.String(), Name: r.Name, AccountID: r.AccountID,
+		SpecVersion: r.SpecVersion, State: r.State, Spec: r.Spec}, nil
+}
+
+// TryLead takes or renews the leader lease of role for holder and reports
+// whether holder leads.
+func (s *Store) TryLead(ctx context.Context, role, holder string, ttl time.Duration) (bool, error) {
+	var term int64
+	err := s.pool.QueryRow(ctx, `INSERT INTO leaders (role, holder, term, expires_at) VALUES ($1, $2, 1, statement_timestamp() + $3::interval)
+		ON CONFLICT (role) DO UPDATE SET holder = $2, expires_at = statement_timestamp() + $3::interval,
+			term = CASE WHEN leaders.holder = $2 THEN leaders.term ELSE leaders.term + 1 END
+		WHERE leaders.holder = $2 OR leaders.expires_at < statement_timestamp()
+		RETURNING term`, role, holder, interval(ttl)).Scan(&term)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// ExpireLeases frees jobs whose lease has expired and returns how many.
+func (s *Store) ExpireLeases(ctx context.Context) (int, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET last_owner = owner, owner = NULL, lease_expires_at = NULL, revoke = false
+		WHERE owner IS NOT NULL AND lease_expires_at < statement_timestamp()`)
+	return int(tag.RowsAffected()), err
+}
+
+// Rebalance asks workers that hold more than their share of a replicator's
+// jobs (ceil(jobs / live workers)) to give back the excess, keeping the
+// metadata job and the oldest grants. It returns how many jobs it revoked.
+func (s *Store) Rebalance(ctx context.Context, ttl time.Duration) (int, error) {
+	tag, err := s.pool.Exec(ctx, `WITH live AS (
+			SELECT count(*) AS n FROM workers WHERE last_seen > statement_timestamp() - $1::interval
+		), totals AS (
+			SELECT j.replicator_id, count(*) AS total FROM jobs j JOIN replicators r ON r.id = j.replicator_id
+			WHERE r.state <> 'DELETING' GROUP BY j.replicator_id
+		), held AS (
+			SELECT j.id, j.replicator_id, row_number() OVER (PARTITION BY j.replicator_id, j.owner
+				ORDER BY (j.kind = 'metadata') DESC, j.granted_at, j.id) AS rn
+			FROM jobs j WHERE j.owner IS NOT NULL AND j.lease_expires_at > statement_timestamp() AND NOT j.revoke
+		)
+		UPDATE jobs SET revoke = true
+		FROM held h, totals t, live
+		WHERE jobs.id = h.id AND t.replicator_id = h.replicator_id AND live.n > 0
+			AND h.rn > ceil(t.total::numeric / live.n)`, interval(liveWindow(ttl)))
+	return int(tag.RowsAffected()), err
+}
+
+// ReplicatorHealth is a replicator's state and what its jobs say, for the
+// scheduler's state machine.
+type ReplicatorHealth struct {
+	ID, Name, AccountID   string
+	State                 replicator.State
+	StateCode, StateMsg   string
+	SpecVersion, TopoVer  int64
+	Jobs, Running         int
+	FailingSince          *time.Time
+	FailCode, FailMessage string
+}
+
+// Health returns every replicator that is not being deleted, with counts of
+// its jobs and of those leased, heartbeating and on the current spec, and
+// its oldest unresolved job error.
+func (s *Store) Health(ctx context.Context) ([]ReplicatorHealth, error) {
+	rows, err := s.pool.Query(ctx, `SELECT r.id::text, r.name, r.account_id, r.state, r.state_code, r.state_message,
+			r.spec_version, r.topology_version,
+			count(j.id),
+			count(j.id) FILTER (WHERE j.owner IS NOT NULL AND j.lease_expires_at > statement_timestamp() AND j.heartbeat_at IS NOT NULL
+				AND j.spec_version = r.spec_version),
+			e.since, COALESCE(e.code, ''), COALESCE(e.message, '')
+		FROM replicators r
+		LEFT JOIN jobs j ON j.replicator_id = r.id
+		LEFT JOIN LATERAL (
+			SELECT (j2.status->>'since')::timestamptz AS since, j2.status->>'code' AS code, j2.status->>'message' AS message
+			FROM jobs j2 WHERE j2.replicator_id = r.id AND j2.status ? 'code' AND j2.owner IS NOT NULL AND j2.lease_expires_at > statement_timestamp()
+			ORDER BY 1 LIMIT 1
+		) e ON true
+		WHERE r.state <> 'DELETING'
+		GROUP BY r.id, e.since, e.code, e.message`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (ReplicatorHealth, error) {
+		var h ReplicatorHealth
+		var st string
+		err := row.Scan(&h.ID, &h.Name, &h.AccountID, &st, &h.StateCode, &h.StateMsg, &h.SpecVersion, &h.TopoVer,
+			&h.Jobs, &h.Running, &h.FailingSince, &h.FailCode, &h.FailMessage)
+		h.State = replicator.State(st)
+		return h, err
+	})
+}
+
+// RevokeDeleting asks the holders of a deleting replicator's jobs to give
+// them back.
+func (s *Store) RevokeDeleting(ctx context.Context) (int, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs j SET revoke = true FROM replicators r
+		WHERE r.id = j.replicator_id AND r.state = 'DELETING' AND j.owner IS NOT NULL AND NOT j.revoke`)
+	return int(tag.RowsAffected()), err
+}
+
+// Workers lists the workers seen within ttl and the leases they hold.
+func (s *Store) Workers(ctx context.Context, ttl time.Duration) ([]fleet.WorkerInfo, error) {
+	rows, err := s.pool.Query(ctx, `SELECT w.id, w.first_seen, w.last_seen, w.info,
+			COALESCE(json_agg(json_build_object('jobId', j.id, 'replicatorId', j.replicator_id, 'replicatorName', r.name,
+				'kind', j.kind, 'topic', j.topic, 'partition', j.partition, 'epoch', j.epoch, 'leaseExpiresAt', j.lease_expires_at)
+				ORDER BY j.id) FILTER (WHERE j.id IS NOT NULL), '[]')
+		FROM workers w
+		LEFT JOIN jobs j ON j.owner = w.id AND j.lease_expires_at > statement_timestamp()
+		LEFT JOIN replicators r ON r.id = j.replicator_id
+		WHERE w.last_seen > statement_timestamp() - $1::interval
+		GROUP BY w.id ORDER BY w.id`, interval(ttl))
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (fleet.WorkerInfo, error) {
+		var w fleet.WorkerInfo
+		var info, jobs []byte
+		if err := row.Scan(&w.ID, &w.FirstSeen, &w.LastSeen, &info, &jobs); err != nil {
+			return w, err
+		}
+		_ = json.Unmarshal(info, &w.Info)
+		return w, json.Unmarshal(jobs, &w.Jobs)
+	})
+}
+
+// JobStatus is one job as the status endpoint shows it.
+type JobStatus struct {
+	JobID          int64
+	Kind           string
+	Topic          string
+	Partition      int32
+	Owner          string
+	Epoch          int64
+	LeaseExpiresAt *time.Time
+	HeartbeatAt    *time.Time
+	SpecVersion    int64
+	Error          *fleet.JobError
+	Progress       *fleet.PartitionProgress
+	NextOffset     *int64
+}
+
+// Jobs returns a replicator's jobs with their owners and latest reports.
+func (s *Store) Jobs(ctx context.Context, replicatorID string) ([]JobStatus, error) {
+	rows, err := s.pool.Query(ctx, `SELECT j.id, j.kind, j.topic, j.partition,
+			CASE WHEN j.lease_expires_at > statement_timestamp() THEN COALESCE(j.owner, '') ELSE '' END,
+			j.epoch, CASE WHEN j.lease_expires_at > statement_timestamp() THEN j.lease_expires_at END, j.heartbeat_at, j.spec_version,
+			j.status, j.progress, c.next_offset
+		FROM jobs j LEFT JOIN checkpoints c ON c.replicator_id = j.replicator_id AND c.topic = j.topic AND c.partition = j.partition
+		WHERE j.replicator_id = $1 ORDER BY j.kind, j.topic, j.partition`, replicatorID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (JobStatus, error) {
+		var js JobStatus
+		var status, progress []byte
+		if err := row.Scan(&js.JobID, &js.Kind, &js.Topic, &js.Partition, &js.Owner, &js.Epoch, &js.LeaseExpiresAt,
+			&js.HeartbeatAt, &js.SpecVersion, &status, &progress, &js.NextOffset); err != nil {
+			return js, err
+		}
+		var e fleet.JobError
+		if json.Unmarshal(status, &e) == nil && e.Code != "" {
+			js.Error = &e
+		}
+		var p fleet.PartitionProgress
+		if len(progress) > 2 && json.Unmarshal(progress, &p) == nil {
+			js.Progress = &p
+		}
+		return js, nil
+	})
+}

@@ -1,0 +1,501 @@
+package workers_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http/httptest"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kafka"
+	"github.com/aws/aws-sdk-go-v2/service/kafka/types"
+
+	"github.com/openreplicator/replicator/api"
+	"github.com/openreplicator/replicator/internal/pgtest"
+	"github.com/openreplicator/replicator/internal/simengine"
+	"github.com/openreplicator/replicator/pkg/fleet"
+	"github.com/openreplicator/replicator/pkg/postgres"
+	"github.com/openreplicator/replicator/pkg/scheduler"
+	"github.com/openreplicator/replicator/pkg/sigv4"
+	"github.com/openreplicator/replicator/workers"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// scale stretches test deadlines on slow machines (REPLICATOR_TEST_TIME_SCALE).
+func scale(d time.Duration) time.Duration {
+	if f, err := strconv.ParseFloat(os.Getenv("REPLICATOR_TEST_TIME_SCALE"), 64); err == nil && f > 0 {
+		return time.Duration(float64(d) * f)
+	}
+	return d
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
+	deadline := start.Add(scale(within))
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s", what, scale(within))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return time.Since(start)
+}
+
+const token = "test-worker-token"
+
+var key = sigv4.Key{AccessKeyID: "AKIDFLEETFLEETFLEET0", SecretAccessKey: "fleet-secret", AccountID: "333333333333"}
+
+// fleetEnv is a control plane (API + scheduler) over a fresh database and
+// a simulated engine shared by the workers the test starts.
+type fleetEnv struct {
+	t     *testing.T
+	url   string
+	ttl   time.Duration
+	store *postgres.Store
+	sdk   *kafka.Client
+	sim   *simengine.Engine
+}
+
+func newFleet(t *testing.T, ttl time.Duration, partitions int) *fleetEnv {
+	t.Helper()
+	store := pgtest.Store(t)
+	h := api.NewServer(api.Config{Region: "us-east-1", Store: store, Fleet: store, WorkerToken: token, LeaseTTL: ttl,
+		Auth: api.SigV4(sigv4.NewVerifier("us-east-1", "kafka", []sigv4.Key{key}))})
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go scheduler.New(store, scheduler.Config{LeaseTTL: ttl, Tick: 100 * time.Millisecond}).Run(ctx)
+	sim := simengine.New(func(string) []fleet.TopicInfo {
+		var ps []fleet.PartitionInfo
+		for p := range partitions {
+			ps = append(ps, fleet.PartitionInfo{Partition: int32(p), Latest: 100})
+		}
+		return []fleet.TopicInfo{{Name: "orders", Partitions: ps}}
+	})
+	sdk := kafka.New(kafka.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")})
+	return &fleetEnv{t: t, url: srv.URL, ttl: ttl, store: store, sdk: sdk, sim: sim}
+}
+
+// switchable wraps the control-plane client so a test can cut a worker off
+// (a dead process) or pause it (a stopped process).
+type switchable struct {
+	workers.ControlPlane
+	dead   atomic.Bool
+	paused sync.RWMutex
+}
+
+var errDead = errors.New("process is dead")
+
+func (s *switchable) gate() error {
+	s.paused.RLock()
+	defer s.paused.RUnlock()
+	if s.dead.Load() {
+		return errDead
+	}
+	return nil
+}
+
+func (s *switchable) Acquire(ctx context.Context, r fleet.AcquireRequest) (fleet.AcquireResponse, error) {
+	if err := s.gate(); err != nil {
+		return fleet.AcquireResponse{}, err
+	}
+	return s.ControlPlane.Acquire(ctx, r)
+}
+
+func (s *switchable) Heartbeat(ctx context.Context, r fleet.HeartbeatRequest) (fleet.HeartbeatResponse, error) {
+	if err := s.gate(); err != nil {
+		return fleet.HeartbeatResponse{}, err
+	}
+	return s.ControlPlane.Heartbeat(ctx, r)
+}
+
+func (s *switchable) Release(ctx context.Context, r fleet.ReleaseRequest) error {
+	if err := s.gate(); err != nil {
+		return err
+	}
+	return s.ControlPlane.Release(ctx, r)
+}
+
+type runningWorker struct {
+	w      *workers.Worker
+	cp     *switchable
+	cancel context.CancelFunc
+	done   chan struct{}
+}
+
+func (f *fleetEnv) startWorker(id string) *runningWorker {
+	f.t.Helper()
+	c, err := workers.NewClient(f.url, token)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	cp := &switchable{ControlPlane: c}
+	w := workers.New(workers.Config{ID: id, ControlPlane: cp, Engine: f.sim})
+	ctx, cancel := context.WithCancel(context.Background())
+	rw := &runningWorker{w: w, cp: cp, cancel: cancel, done: make(chan struct{})}
+	go func() { defer close(rw.done); _ = w.Run(ctx) }()
+	f.t.Cleanup(func() { cancel(); <-rw.done })
+	return rw
+}
+
+// kill ends a worker like SIGKILL: no drain, no release.
+func (f *fleetEnv) kill(rw *runningWorker) {
+	rw.cp.dead.Store(true)
+	f.sim.Forget(rw.w.ID())
+	rw.cancel()
+	<-rw.done
+}
+
+// stop ends a worker like SIGTERM.
+func (rw *runningWorker) stop() {
+	rw.cancel()
+	<-rw.done
+}
+
+func (f *fleetEnv) create(name string) string {
+	f.t.Helper()
+	out, err := f.sdk.CreateReplicator(context.Background(), &kafka.CreateReplicatorInput{
+		ReplicatorName:          aws.String(name),
+		ServiceExecutionRoleArn: aws.String("arn:aws:iam::333333333333:role/R"),
+		KafkaClusters: []types.KafkaCluster{
+			{ApacheKafkaCluster: &types.ApacheKafkaCluster{ApacheKafkaClusterId: aws.String("src"), BootstrapBrokerString: aws.String("127.0.0.1:1")}},
+			{ApacheKafkaCluster: &types.ApacheKafkaCluster{ApacheKafkaClusterId: aws.String("dst"), BootstrapBrokerString: aws.String("127.0.0.1:2")}},
+		},
+		ReplicationInfoList: []types.ReplicationInfo{{SourceKafkaClusterId: aws.String("src"), TargetKafkaClusterId: aws.String("dst"),
+			TargetCompressionType:    types.TargetCompressionTypeNone,
+			TopicReplication:         &types.TopicReplication{TopicsToReplicate: []string{".*"}},
+			ConsumerGroupReplication: &types.ConsumerGroupReplication{ConsumerGroupsToReplicate: []string{".*"}}}},
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return aws.ToString(out.ReplicatorArn)
+}
+
+func (f *fleetEnv) state(arn string) types.ReplicatorState {
+	d, err := f.sdk.DescribeReplicator(context.Background(), &kafka.DescribeReplicatorInput{ReplicatorArn: &arn})
+	if err != nil {
+		return ""
+	}
+	return d.ReplicatorState
+}
+
+// owners returns job → owner for the leases valid now, from the database.
+func (f *fleetEnv) owners() map[int64]string {
+	f.t.Helper()
+	rows, err := f.store.Pool().Query(context.Background(), `SELECT id, owner FROM jobs WHERE owner IS NOT NULL AND lease_expires_at > now()`)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	defer rows.Close()
+	out := map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var o string
+		if err := rows.Scan(&id, &o); err != nil {
+			f.t.Fatal(err)
+		}
+		out[id] = o
+	}
+	return out
+}
+
+func (f *fleetEnv) jobCount() int {
+	var n int
+	if err := f.store.Pool().QueryRow(context.Background(), `SELECT count(*) FROM jobs`).Scan(&n); err != nil {
+		f.t.Fatal(err)
+	}
+	return n
+}
+
+func countBy(m map[int64]string) map[string]int {
+	out := map[string]int{}
+	for _, o := range m {
+		out[o]++
+	}
+	return out
+}
+
+func TestRunningSoonAfterCreate(t *testing.T) {
+	f := newFleet(t, 3*time.Second, 6)
+	f.startWorker("w1")
+	f.startWorker("w2")
+	start := time.Now()
+	arn := f.create("quick")
+	took := eventually(t, 5*time.Second, "RUNNING after create", func() bool { return f.state(arn) == types.ReplicatorStateRunning })
+	t.Logf("CREATING → RUNNING in %s", time.Since(start).Round(time.Millisecond))
+	_ = took
+	if n := f.jobCount(); n != 7 {
+		t.Fatalf("%d jobs, want 1 metadata + 6 partitions", n)
+	}
+	// Spread: 7 jobs over 2 workers, at most ceil(7/2) = 4 each.
+	eventually(t, 3*time.Second, "all jobs leased", func() bool { return len(f.owners()) == 7 })
+	for w, n := range countBy(f.owners()) {
+		if n > 4 {
+			t.Errorf("%s holds %d jobs, more than its share of 4", w, n)
+		}
+	}
+	if v := f.sim.Violations(); len(v) > 0 {
+		t.Fatal(v)
+	}
+}
+
+func TestKilledWorkerJobsMove(t *testing.T) {
+	ttl := 2 * time.Second
+	f := newFleet(t, ttl, 8)
+	w1 := f.startWorker("w1")
+	f.startWorker("w2")
+	f.startWorker("w3")
+	arn := f.create("failover")
+	eventually(t, 5*time.Second, "RUNNING", func() bool { return f.state(arn) == types.ReplicatorStateRunning })
+	eventually(t, 3*time.Second, "all 9 jobs leased", func() bool { return len(f.owners()) == 9 })
+	held := countBy(f.owners())["w1"]
+	if held == 0 {
+		t.Fatal("w1 holds nothing to fail over")
+	}
+	f.kill(w1)
+	killed := time.Now()
+	took := eventually(t, ttl+2*time.Second, "w1's jobs leased elsewhere", func() bool {
+		o := f.owners()
+		return len(o) == 9 && countBy(o)["w1"] == 0
+	})
+	t.Logf("%d jobs of a killed worker re-leased in %s (TTL %s)", held, time.Since(killed).Round(time.Millisecond), ttl)
+	_ = took
+	if v := f.sim.Violations(); len(v) > 0 {
+		t.Fatal(v)
+	}
+	eventually(t, 3*time.Second, "RUNNING again", func() bool { return f.state(arn) == types.ReplicatorStateRunning })
+}
+
+func TestGracefulStopMovesJobsAtOnce(t *testing.T) {
+	f := newFleet(t, 10*time.Second, 8)
+	w1 := f.startWorker("w1")
+	f.startWorker("w2")
+	arn := f.create("graceful")
+	eventually(t, 5*time.Second, "RUNNING", func() bool { return f.state(arn) == types.ReplicatorStateRunning })
+	eventually(t, 3*time.Second, "all 9 jobs leased", func() bool { return len(f.owners()) == 9 })
+	// Remember w1's checkpoints' owner state, then stop it gracefully.
+	stopped := time.Now()
+	w1.stop()
+	// Well under the 10 s TTL: the jobs were released, not expired.
+	eventually(t, 1500*time.Millisecond, "w1's jobs at w2", func() bool { return countBy(f.owners())["w2"] == 9 })
+	t.Logf("graceful stop: jobs moved in %s", time.Since(stopped).Round(time.Millisecond))
+	if v := f.sim.Violations(); len(v) > 0 {
+		t.Fatal(v)
+	}
+}
+
+func TestRebalanceOnJoinNeverOwnsTwice(t *testing.T) {
+	f := newFleet(t, 5*time.Second, 11)
+	f.startWorker("w1")
+	f.startWorker("w2")
+	arn := f.create("rebalance")
+	eventually(t, 5*time.Second, "RUNNING", func() bool { return f.state(arn) == types.ReplicatorStateRunning })
+	eventually(t, 3*time.Second, "all 12 jobs leased", func() bool { return len(f.owners()) == 12 })
+	before := f.owners()
+	f.startWorker("w3")
+	// 12 jobs over 3 workers: 4 each; only the excess moves.
+	eventually(t, 5*time.Second, "w3 gets its share", func() bool {
+		c := countBy(f.owners())
+		return c["w3"] == 4 && c["w1"] == 4 && c["w2"] == 4
+	})
+	after := f.owners()
+	moved := 0
+	for j, o := range after {
+		if before[j] != o {
+			moved++
+		}
+	}
+	if moved != 4 {
+		t.Errorf("%d jobs moved, want exactly 4 (w3's share)", moved)
+	}
+	if v := f.sim.Violations(); len(v) > 0 {
+		t.Fatal(v)
+	}
+}
+
+func TestZombieCannotHeartbeatOrCheckpoint(t *testing.T) {
+	ttl := 2 * time.Second
+	f := newFleet(t, ttl, 4)
+	z := f.startWorker("zombie")
+	arn := f.create("zombie")
+	eventually(t, 5*time.Second, "RUNNING", func() bool { return f.state(arn) == types.ReplicatorStateRunning })
+	eventually(t, 3*time.Second, "zombie holds all jobs", func() bool { return countBy(f.owners())["zombie"] == 5 })
+	zombieLeases := z.w.Held()
+
+	// Pause it past its lease (SIGSTOP): its calls block.
+	z.cp.paused.Lock()
+	f.sim.Forget("zombie") // a stopped process runs nothing
+	f.startWorker("fresh")
+	eventually(t, ttl+2*time.Second, "jobs re-leased to fresh", func() bool { return countBy(f.owners())["fresh"] == 5 })
+
+	// What the zombie would send if it woke up now: refused, nothing stored.
+	ctx := context.Background()
+	var reports []fleet.JobReport
+	for id, epoch := range zombieLeases {
+		cp := int64(999_999)
+		reports = append(reports, fleet.JobReport{JobID: id, Epoch: epoch, Checkpoint: &cp})
+	}
+	res, err := f.store.Heartbeat(ctx, "zombie", reports, ttl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Renewed) != 0 || len(res.Lost) != len(reports) {
+		t.Fatalf("zombie heartbeat renewed %v, lost %v", res.Renewed, res.Lost)
+	}
+	var n int
+	if err := f.store.Pool().QueryRow(ctx, `SELECT count(*) FROM checkpoints WHERE next_offset = 999999`).Scan(&n); err != nil || n != 0 {
+		t.Fatalf("zombie checkpoint stored (%d, %v)", n, err)
+	}
+	if _, err := f.store.Release(ctx, "zombie", reports, false); err != nil {
+		t.Fatal(err)
+	}
+	if countBy(f.owners())["fresh"] != 5 {
+		t.Fatal("a zombie's release freed jobs it no longer holds")
+	}
+
+	// Resume it: its pending heartbeat comes back lost and it drops the jobs.
+	z.cp.paused.Unlock()
+	eventually(t, 5*time.Second, "zombie drops its jobs", func() bool { return len(z.w.Held()) == 0 })
+	if countBy(f.owners())["fresh"] != 5 {
+		t.Fatal("fresh lost jobs to the zombie")
+	}
+}
+
+func TestDeleteReleasesLeasesThenDisappears(t *testing.T) {
+	f := newFleet(t, 10*time.Second, 3)
+	w := f.startWorker("w1")
+	arn := f.create("doomed")
+	eventually(t, 5*time.Second, "RUNNING", func() bool { return f.state(arn) == types.ReplicatorStateRunning })
+	if _, err := f.sdk.DeleteReplicator(context.Background(), &kafka.DeleteReplicatorInput{ReplicatorArn: &arn}); err != nil {
+		t.Fatal(err)
+	}
+	// Gone well before the 10 s TTL: the worker gave the jobs back.
+	eventually(t, 4*time.Second, "replicator gone", func() bool {
+		_, err := f.sdk.DescribeReplicator(context.Background(), &kafka.DescribeReplicatorInput{ReplicatorArn: &arn})
+		var nf *types.NotFoundException
+		return errors.As(err, &nf)
+	})
+	eventually(t, 2*time.Second, "worker holds nothing", func() bool { return len(w.w.Held()) == 0 })
+}
+
+func TestUpdateRunsNewSpecThenRunning(t *testing.T) {
+	f := newFleet(t, 10*time.Second, 2)
+	f.startWorker("w1")
+	arn := f.create("updated")
+	eventually(t, 5*time.Second, "RUNNING", func() bool { return f.state(arn) == types.ReplicatorStateRunning })
+	ctx := context.Background()
+	d, _ := f.sdk.DescribeReplicator(ctx, &kafka.DescribeReplicatorInput{ReplicatorArn: &arn})
+	_, err := f.sdk.UpdateReplicationInfo(ctx, &kafka.UpdateReplicationInfoInput{ReplicatorArn: &arn, CurrentVersion: d.CurrentVersion,
+		SourceKafkaClusterId: aws.String("src"), TargetKafkaClusterId: aws.String("dst"),
+		TopicReplication: &types.TopicReplicationUpdate{TopicsToReplicate: []string{"orders"}, TopicsToExclude: []string{},
+			CopyTopicConfigurations: aws.Bool(true), CopyAccessControlListsForTopics: aws.Bool(true), DetectAndCopyNewTopics: aws.Bool(true)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := f.state(arn); s != types.ReplicatorStateUpdating && s != types.ReplicatorStateRunning {
+		t.Fatalf("state after update %s", s)
+	}
+	eventually(t, 5*time.Second, "RUNNING on the new spec", func() bool { return f.state(arn) == types.ReplicatorStateRunning })
+	var stale int
+	_ = f.store.Pool().QueryRow(ctx, `SELECT count(*) FROM jobs j JOIN replicators r ON r.id = j.replicator_id WHERE j.spec_version <> r.spec_version`).Scan(&stale)
+	if stale != 0 {
+		t.Fatalf("%d jobs still on the old spec while RUNNING", stale)
+	}
+}
+
+// TestLeaseRace has many workers race for the same jobs with a short TTL
+// through the store, and checks from the grants and renewals the database
+// answered that no two owners ever held a valid lease on a job at once.
+func TestLeaseRace(t *testing.T) {
+	f := newFleet(t, 300*time.Millisecond, 20)
+	seed := f.startWorker("seed") // brings the replicator's jobs into being
+	f.create("race")
+	eventually(t, 5*time.Second, "jobs exist", func() bool { return f.jobCount() == 21 })
+	f.kill(seed)
+	ttl := 300 * time.Millisecond
+	type grant struct {
+		worker  string
+		epoch   int64
+		from    time.Time // server time of the grant (expiry − TTL)
+		until   time.Time // latest expiry the server answered
+		renewed int
+	}
+	var mu sync.Mutex
+	grants := map[int64][]*grant{}
+	ctx, cancel := context.WithTimeout(context.Background(), scale(4*time.Second))
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range 16 {
+		wg.Go(func() {
+			id := fmt.Sprintf("racer-%d", i)
+			held := map[int64]*grant{}
+			for round := int64(0); ctx.Err() == nil; round++ {
+				ls, _, err := f.store.Acquire(ctx, id, nil, 0, ttl)
+				if err != nil {
+					continue
+				}
+				mu.Lock()
+				for _, l := range ls {
+					g := &grant{worker: id, epoch: l.Epoch, from: l.ExpiresAt.Add(-ttl), until: l.ExpiresAt}
+					grants[l.JobID] = append(grants[l.JobID], g)
+					held[l.JobID] = g
+				}
+				mu.Unlock()
+				// Renew some, let others lapse.
+				var reps []fleet.JobReport
+				for jid, g := range held {
+					if (jid+int64(i)+round/3)%2 == 0 {
+						reps = append(reps, fleet.JobReport{JobID: jid, Epoch: g.epoch})
+					}
+				}
+				time.Sleep(time.Duration(50+i*13%120) * time.Millisecond)
+				res, err := f.store.Heartbeat(ctx, id, reps, ttl)
+				if err != nil {
+					continue
+				}
+				mu.Lock()
+				for _, jid := range res.Renewed {
+					held[jid].until, held[jid].renewed = res.ExpiresAt, held[jid].renewed+1
+				}
+				mu.Unlock()
+				for _, jid := range res.Lost {
+					delete(held, jid)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	total, renewals := 0, 0
+	for job, gs := range grants {
+		for i := 1; i < len(gs); i++ {
+			prev, cur := gs[i-1], gs[i]
+			if cur.epoch <= prev.epoch {
+				t.Errorf("job %d: epoch went from %d to %d", job, prev.epoch, cur.epoch)
+			}
+			if cur.from.Before(prev.until) {
+				t.Errorf("job %d: %s got epoch %d at %s while %s's epoch %d was valid until %s",
+					job, cur.worker, cur.epoch, cur.from.Format("15:04:05.000"), prev.worker, prev.epoch, prev.until.Format("15:04:05.000"))
+			}
+		}
+		total += len(gs)
+		for _, g := range gs {
+			renewals += g.renewed
+		}
+	}
+	if total < 60 || renewals < 100 {
+		t.Fatalf("too little contention to prove anything: %d grants, %d renewals", total, renewals)
+	}
+	t.Logf("%d grants and %d renewals over %d jobs, no overlap", total, renewals, len(grants))
+}

@@ -1,0 +1,457 @@
+// Package workers is the replication worker: it holds leases on
+// replication jobs from the control plane, runs each job with an Engine,
+// heartbeats progress and checkpoints, and gives jobs back when asked or
+// when it stops. The lease protocol is described in package fleet.
+package workers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/openreplicator/replicator/pkg/fleet"
+)
+
+// ControlPlane is the worker API as the worker uses it (*Client).
+type ControlPlane interface {
+	Acquire(ctx context.Context, req fleet.AcquireRequest) (fleet.AcquireResponse, error)
+	Heartbeat(ctx context.Context, req fleet.HeartbeatRequest) (fleet.HeartbeatResponse, error)
+	Release(ctx context.Context, req fleet.ReleaseRequest) error
+	ReportTopology(ctx context.Context, t fleet.Topology) error
+	Spec(ctx context.Context, replicatorID string) (*fleet.ReplicatorSpec, error)
+}
+
+// Engine runs jobs.
+type Engine interface {
+	// Start begins running the leased job and returns at once. ctx ends
+	// when the worker aborts the job.
+	Start(ctx context.Context, lease fleet.Lease, spec *fleet.ReplicatorSpec, env TaskEnv) (Task, error)
+}
+
+// TaskEnv is what a running job may call back.
+type TaskEnv struct {
+	WorkerID string
+	Logger   *slog.Logger
+	// ReportTopology sends the topics a metadata job sees, under its lease.
+	ReportTopology func(ctx context.Context, specVersion int64, topics []fleet.TopicInfo) error
+}
+
+// Task is one running job.
+type Task interface {
+	// Report returns the job's current checkpoint, progress and error, and
+	// the spec version it runs. It must not block.
+	Report() fleet.JobReport
+	// UpdateSpec hands the task a newer spec of its replicator.
+	UpdateSpec(spec *fleet.ReplicatorSpec)
+	// Drain stops the task gracefully: in-flight batches finish, so that
+	// Report afterwards holds the final checkpoint.
+	Drain(ctx context.Context) error
+	// Abort stops the task at once; it must not write to any cluster or
+	// report a checkpoint again (its lease is lost).
+	Abort()
+}
+
+// Config configures a worker.
+type Config struct {
+	ID           string
+	ControlPlane ControlPlane
+	Engine       Engine
+	Info         map[string]string
+	// AcquireInterval is how often the worker asks for jobs (500ms).
+	AcquireInterval time.Duration
+	// HeartbeatInterval is how often it renews and reports (1s, at most
+	// a third of the lease TTL).
+	HeartbeatInterval time.Duration
+	// DrainTimeout bounds a graceful stop (10s).
+	DrainTimeout time.Duration
+	Logger       *slog.Logger
+	Registry     prometheus.Registerer
+}
+
+// DefaultID is the host name and process ID.
+func DefaultID() string {
+	h, _ := os.Hostname()
+	if h == "" {
+		h = "worker"
+	}
+	return h + "-" + itoa(os.Getpid())
+}
+
+func itoa(n int) string {
+	b := []byte{}
+	for n > 0 || len(b) == 0 {
+		b = append([]byte{byte('0' + n%10)}, b...)
+		n /= 10
+	}
+	return string(b)
+}
+
+type running struct {
+	lease     fleet.Lease
+	task      Task
+	cancel    context.CancelFunc
+	renewedAt time.Time // send time of the last request that granted or renewed the lease
+	draining  bool
+}
+
+// Worker runs jobs for the control plane.
+type Worker struct {
+	cfg   Config
+	log   *slog.Logger
+	ttl   time.Duration
+	mu    sync.Mutex
+	tasks map[int64]*running
+	specs map[string]*fleet.ReplicatorSpec
+	done  chan int64 // jobs whose drain and release finished
+	kick  chan struct{}
+	m     workerMetrics
+}
+
+type workerMetrics struct {
+	jobs       *prometheus.GaugeVec
+	hbFailures prometheus.Counter
+	lost       prometheus.Counter
+}
+
+// New returns a worker.
+func New(cfg Config) *Worker {
+	if cfg.ID == "" {
+		cfg.ID = DefaultID()
+	}
+	if cfg.AcquireInterval <= 0 {
+		cfg.AcquireInterval = 500 * time.Millisecond
+	}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = time.Second
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 10 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	w := &Worker{cfg: cfg, log: cfg.Logger.With("worker", cfg.ID), ttl: 10 * time.Second,
+		tasks: map[int64]*running{}, specs: map[string]*fleet.ReplicatorSpec{},
+		done: make(chan int64, 64), kick: make(chan struct{}, 1)}
+	w.m = workerMetrics{
+		jobs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "replicator_worker_jobs",
+			Help: "Jobs this worker holds, by kind."}, []string{"kind"}),
+		hbFailures: prometheus.NewCounter(prometheus.CounterOpts{Name: "replicator_worker_heartbeat_failures_total",
+			Help: "Heartbeats that did not reach the control plane."}),
+		lost: prometheus.NewCounter(prometheus.CounterOpts{Name: "replicator_worker_leases_lost_total",
+			Help: "Leases this worker lost (fenced or expired) and stopped at once."}),
+	}
+	if cfg.Registry != nil {
+		cfg.Registry.MustRegister(w.m.jobs, w.m.hbFailures, w.m.lost)
+	}
+	return w
+}
+
+// ID returns the worker's ID.
+func (w *Worker) ID() string { return w.cfg.ID }
+
+// Run works until ctx ends, then drains its jobs, checkpoints and releases
+// them.
+func (w *Worker) Run(ctx context.Context) error {
+	w.log.Info("worker: started")
+	acq := time.NewTicker(w.cfg.AcquireInterval)
+	defer acq.Stop()
+	hb := time.NewTimer(w.heartbeatInterval())
+	defer hb.Stop()
+	w.acquire(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return w.shutdown(context.WithoutCancel(ctx))
+		case <-acq.C:
+			w.acquire(ctx)
+		case <-w.kick:
+			w.heartbeat(ctx)
+			hb.Reset(w.heartbeatInterval())
+		case <-hb.C:
+			w.heartbeat(ctx)
+			hb.Reset(w.heartbeatInterval())
+		case id := <-w.done:
+			w.mu.Lock()
+			delete(w.tasks, id)
+			w.mu.Unlock()
+			w.updateGauges()
+		}
+	}
+}
+
+func (w *Worker) heartbeatInterval() time.Duration {
+	return min(w.cfg.HeartbeatInterval, w.ttl/3)
+}
+
+func (w *Worker) acquire(ctx context.Context) {
+	sent := time.Now()
+	resp, err := w.cfg.ControlPlane.Acquire(ctx, fleet.AcquireRequest{WorkerID: w.cfg.ID, Info: w.cfg.Info})
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("worker: acquire failed", "err", err)
+		}
+		return
+	}
+	if resp.LeaseTTLMillis > 0 {
+		w.ttl = time.Duration(resp.LeaseTTLMillis) * time.Millisecond
+	}
+	for _, l := range resp.Leases {
+		if err := w.start(ctx, l, sent); err != nil {
+			w.log.Error("worker: job could not start; releasing it", "job", l.JobID, "err", err)
+			_ = w.cfg.ControlPlane.Release(ctx, fleet.ReleaseRequest{WorkerID: w.cfg.ID, Jobs: []fleet.JobReport{{JobID: l.JobID, Epoch: l.Epoch}}})
+		}
+	}
+	if len(resp.Leases) > 0 {
+		w.updateGauges()
+		// Report at once, so the replicator can count the jobs as running.
+		select {
+		case w.kick <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (w *Worker) spec(ctx context.Context, rid string, version int64) (*fleet.ReplicatorSpec, error) {
+	w.mu.Lock()
+	s := w.specs[rid]
+	w.mu.Unlock()
+	if s != nil && s.SpecVersion >= version {
+		return s, nil
+	}
+	s, err := w.cfg.ControlPlane.Spec(ctx, rid)
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	w.specs[rid] = s
+	w.mu.Unlock()
+	return s, nil
+}
+
+func (w *Worker) start(ctx context.Context, l fleet.Lease, sent time.Time) error {
+	spec, err := w.spec(ctx, l.ReplicatorID, l.SpecVersion)
+	if err != nil {
+		return err
+	}
+	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	env := TaskEnv{WorkerID: w.cfg.ID, Logger: w.log.With("job", l.JobID, "replicator", spec.Name),
+		ReportTopology: func(ctx context.Context, v int64, topics []fleet.TopicInfo) error {
+			return w.cfg.ControlPlane.ReportTopology(ctx, fleet.Topology{WorkerID: w.cfg.ID, JobID: l.JobID, Epoch: l.Epoch, SpecVersion: v, Topics: topics})
+		}}
+	task, err := w.cfg.Engine.Start(tctx, l, spec, env)
+	if err != nil {
+		cancel()
+		return err
+	}
+	w.mu.Lock()
+	w.tasks[l.JobID] = &running{lease: l, task: task, cancel: cancel, renewedAt: sent}
+	w.mu.Unlock()
+	w.log.Info("worker: job started", "job", l.JobID, "kind", l.Kind, "topic", l.Topic, "partition", l.Partition,
+		"epoch", l.Epoch, "start_offset", l.StartOffset)
+	return nil
+}
+
+func (w *Worker) reports() []fleet.JobReport {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]fleet.JobReport, 0, len(w.tasks))
+	for id, r := range w.tasks {
+		rep := r.task.Report()
+		rep.JobID, rep.Epoch = id, r.lease.Epoch
+		out = append(out, rep)
+	}
+	return out
+}
+
+func (w *Worker) heartbeat(ctx context.Context) {
+	reps := w.reports()
+	if len(reps) == 0 {
+		return
+	}
+	sent := time.Now()
+	resp, err := w.cfg.ControlPlane.Heartbeat(ctx, fleet.HeartbeatRequest{WorkerID: w.cfg.ID, Jobs: reps})
+	if err != nil {
+		if ctx.Err() != nil {
+			return
+		}
+		w.m.hbFailures.Inc()
+		w.log.Warn("worker: heartbeat failed", "err", err)
+		w.selfFence()
+		return
+	}
+	if resp.LeaseTTLMillis > 0 {
+		w.ttl = time.Duration(resp.LeaseTTLMillis) * time.Millisecond
+	}
+	w.mu.Lock()
+	for _, id := range resp.Renewed {
+		if r := w.tasks[id]; r != nil {
+			r.renewedAt = sent
+		}
+	}
+	var lost []*running
+	for _, id := range resp.Lost {
+		if r := w.tasks[id]; r != nil {
+			lost = append(lost, r)
+			delete(w.tasks, id)
+		}
+	}
+	var revoke []*running
+	for _, id := range resp.Revoke {
+		if r := w.tasks[id]; r != nil && !r.draining {
+			r.draining = true
+			revoke = append(revoke, r)
+		}
+	}
+	w.mu.Unlock()
+	for _, r := range lost {
+		w.m.lost.Inc()
+		w.log.Warn("worker: lease lost; job stopped", "job", r.lease.JobID, "epoch", r.lease.Epoch)
+		r.task.Abort()
+		r.cancel()
+	}
+	for _, r := range revoke {
+		go w.giveBack(ctx, r)
+	}
+	w.applySpecs(ctx, resp.SpecVersions)
+	if len(lost) > 0 {
+		w.updateGauges()
+	}
+}
+
+// selfFence stops every job whose lease may have expired: a worker that
+// cannot renew must not go on writing.
+func (w *Worker) selfFence() {
+	margin := max(w.ttl/10, 500*time.Millisecond)
+	w.mu.Lock()
+	var expired []*running
+	for id, r := range w.tasks {
+		if time.Since(r.renewedAt) > w.ttl-margin {
+			expired = append(expired, r)
+			delete(w.tasks, id)
+		}
+	}
+	w.mu.Unlock()
+	for _, r := range expired {
+		w.m.lost.Inc()
+		w.log.Warn("worker: lease could not be renewed in time; job stopped", "job", r.lease.JobID)
+		r.task.Abort()
+		r.cancel()
+	}
+	if len(expired) > 0 {
+		w.updateGauges()
+	}
+}
+
+func (w *Worker) applySpecs(ctx context.Context, versions map[string]int64) {
+	for rid, v := range versions {
+		w.mu.Lock()
+		cached := w.specs[rid]
+		w.mu.Unlock()
+		if cached != nil && cached.SpecVersion >= v {
+			continue
+		}
+		spec, err := w.spec(ctx, rid, v)
+		if err != nil {
+			w.log.Warn("worker: could not fetch the new spec", "replicator", rid, "err", err)
+			continue
+		}
+		w.mu.Lock()
+		var tasks []Task
+		for _, r := range w.tasks {
+			if r.lease.ReplicatorID == rid {
+				tasks = append(tasks, r.task)
+			}
+		}
+		w.mu.Unlock()
+		for _, t := range tasks {
+			t.UpdateSpec(spec)
+		}
+		w.log.Info("worker: running a new spec version", "replicator", spec.Name, "spec_version", spec.SpecVersion)
+	}
+}
+
+// giveBack drains a revoked job, releases it with its final checkpoint and
+// forgets it.
+func (w *Worker) giveBack(ctx context.Context, r *running) {
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.DrainTimeout)
+	defer cancel()
+	if err := r.task.Drain(dctx); err != nil {
+		w.log.Warn("worker: drain failed", "job", r.lease.JobID, "err", err)
+	}
+	rep := r.task.Report()
+	rep.JobID, rep.Epoch = r.lease.JobID, r.lease.Epoch
+	if err := w.cfg.ControlPlane.Release(dctx, fleet.ReleaseRequest{WorkerID: w.cfg.ID, Jobs: []fleet.JobReport{rep}}); err != nil {
+		w.log.Warn("worker: release failed; the lease will expire", "job", r.lease.JobID, "err", err)
+	}
+	r.cancel()
+	w.log.Info("worker: job given back", "job", r.lease.JobID)
+	w.done <- r.lease.JobID
+}
+
+// shutdown drains every job and releases them all in one call, so that
+// they move to other workers at once.
+func (w *Worker) shutdown(ctx context.Context) error {
+	dctx, cancel := context.WithTimeout(ctx, w.cfg.DrainTimeout)
+	defer cancel()
+	w.mu.Lock()
+	all := make([]*running, 0, len(w.tasks))
+	for _, r := range w.tasks {
+		all = append(all, r)
+	}
+	w.mu.Unlock()
+	w.log.Info("worker: stopping; draining jobs", "jobs", len(all))
+	var wg sync.WaitGroup
+	for _, r := range all {
+		wg.Go(func() {
+			if err := r.task.Drain(dctx); err != nil {
+				w.log.Warn("worker: drain failed", "job", r.lease.JobID, "err", err)
+			}
+		})
+	}
+	wg.Wait()
+	reps := make([]fleet.JobReport, 0, len(all))
+	for _, r := range all {
+		rep := r.task.Report()
+		rep.JobID, rep.Epoch = r.lease.JobID, r.lease.Epoch
+		reps = append(reps, rep)
+	}
+	err := w.cfg.ControlPlane.Release(dctx, fleet.ReleaseRequest{WorkerID: w.cfg.ID, Jobs: reps, Leaving: true})
+	for _, r := range all {
+		r.cancel()
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		w.log.Warn("worker: release at stop failed; leases will expire", "err", err)
+	}
+	w.log.Info("worker: stopped", "released", len(reps))
+	return nil
+}
+
+func (w *Worker) updateGauges() {
+	w.mu.Lock()
+	counts := map[string]int{fleet.KindMetadata: 0, fleet.KindPartition: 0}
+	for _, r := range w.tasks {
+		counts[r.lease.Kind]++
+	}
+	w.mu.Unlock()
+	for k, n := range counts {
+		w.m.jobs.WithLabelValues(k).Set(float64(n))
+	}
+}
+
+// Held returns the IDs and epochs of the jobs the worker runs (for tests
+// and the worker's own status page).
+func (w *Worker) Held() map[int64]int64 {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make(map[int64]int64, len(w.tasks))
+	for id, r := range w.tasks {
+		out[id] = r.lease.Epoch
+	}
+	return out
+}
