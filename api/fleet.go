@@ -27,6 +27,7 @@ type FleetStore interface {
 	Workers(ctx context.Context, ttl time.Duration) ([]fleet.WorkerInfo, error)
 	Jobs(ctx context.Context, replicatorID string) ([]postgres.JobStatus, error)
 	Events(ctx context.Context, id string, limit int) ([]postgres.Event, error)
+	MappingPoints(ctx context.Context, replicatorID string, perPartition int) ([]fleet.MappingPoint, error)
 }
 
 type fleetMetrics struct {
@@ -62,6 +63,7 @@ func (s *server) mountFleet(r chi.Router) {
 		r.Post("/internal/v1/release", s.internal(s.handleRelease))
 		r.Post("/internal/v1/topology", s.internal(s.handleTopology))
 		r.Get("/internal/v1/replicators/{id}", s.internal(s.handleSpec))
+		r.Get("/internal/v1/replicators/{id}/mappings", s.internal(s.handleMappings))
 		r.Get("/v1/workers", s.internal(s.handleWorkers))
 	})
 }
@@ -184,6 +186,18 @@ func (s *server) handleSpec(w http.ResponseWriter, r *http.Request, _ []byte) er
 		return err
 	}
 	encode(w, http.StatusOK, spec)
+	return nil
+}
+
+func (s *server) handleMappings(w http.ResponseWriter, r *http.Request, _ []byte) error {
+	points, err := s.Fleet.MappingPoints(r.Context(), chi.URLParam(r, "id"), 64)
+	if err != nil {
+		return err
+	}
+	if points == nil {
+		points = []fleet.MappingPoint{}
+	}
+	encode(w, http.StatusOK, fleet.MappingsResponse{Points: points})
 	return nil
 }
 

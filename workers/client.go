@@ -128,3 +128,9 @@ func (c *Client) Spec(ctx context.Context, replicatorID string) (*fleet.Replicat
 	var out fleet.ReplicatorSpec
 	return &out, c.do(ctx, http.MethodGet, "/internal/v1/replicators/"+replicatorID, nil, &out)
 }
+
+// Mappings fetches a replicator's offset mapping points.
+func (c *Client) Mappings(ctx context.Context, replicatorID string) ([]fleet.MappingPoint, error) {
+	var out fleet.MappingsResponse
+	return out.Points, c.do(ctx, http.MethodGet, "/internal/v1/replicators/"+replicatorID+"/mappings", nil, &out)
+}

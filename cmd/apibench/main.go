@@ -142,6 +142,9 @@ func run(c config) int {
 	case err == nil && c.keep:
 		return 0
 	case ctx.Err() != nil:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			p.printf("stopped by the interrupt: %v", err)
+		}
 		p.printf("interrupted")
 		return 130
 	case err != nil:
@@ -292,6 +295,14 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 		p.printf("pgbench: initialized in %.1fs", time.Since(t).Seconds())
 	}
 
+	// Start the measurements from a clean slate: no dirty buffers left for
+	// the checkpointer to write while we measure.
+	if err := checkpoint(ctx, adminURL); err != nil {
+		p.printf("postgres: CHECKPOINT failed (%v); continuing", err)
+	} else {
+		p.printf("postgres: CHECKPOINT done")
+	}
+
 	// 4. The API server.
 	secret := randomHex(20)
 	serveCfg := bench.ServeConfig{DatabaseURL: appURL, Region: region, AccessKeys: accessKey + ":" + secret + ":" + account, Log: p}
@@ -404,7 +415,7 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 		p.printf("phase pgbench -S: CPU %s", usage)
 		rep.Notes = append(rep.Notes, fmt.Sprintf("pgbench: `pgbench %s`; tps is pgbench's \"without initial connection time\"; its latency average = %.3f ms; p50/p99 from a 10%% sample of its per-transaction log (%d transactions)",
 			strings.Join(res.Args, " "), float64(res.LatencyAvg)/1e6, res.Sampled))
-		rep.CPU = append(rep.CPU, bench.PhaseCPU{Phase: "pgbench -S", Usage: usage})
+		rep.CPU = append(rep.CPU, bench.PhaseCPU{Phase: "pgbench -S", Usage: usage, RPS: res.TPS})
 	}
 
 	n := len(arns)
@@ -463,7 +474,7 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 			s.sc.Name, res.OK, res.Elapsed.Seconds(), res.Throughput(), fmtMs(row.P50), fmtMs(res.Hist.Quantile(0.9)),
 			fmtMs(row.P99), fmtMs(res.Hist.Max()), res.Errors)
 		p.printf("phase %s: CPU %s", s.sc.Name, usage)
-		rep.CPU = append(rep.CPU, bench.PhaseCPU{Phase: s.sc.Name, Usage: usage})
+		rep.CPU = append(rep.CPU, bench.PhaseCPU{Phase: s.sc.Name, Usage: usage, RPS: res.Throughput()})
 		if res.Errors > 0 {
 			p.printf("phase %s: errors: %s; e.g. %s", s.sc.Name, res.ErrorSummary(), res.Sample)
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s errors: %s; first: %s", s.sc.Name, res.ErrorSummary(), truncate(res.Sample, 300)))
@@ -544,6 +555,16 @@ func pgbenchDatabase(ctx context.Context, adminURL string, external bool, p *pro
 	}
 	pc.Database = name
 	return pc, nil
+}
+
+func checkpoint(ctx context.Context, url string) error {
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	_, err = conn.Exec(ctx, "CHECKPOINT")
+	return err
 }
 
 // verify checks, before any load, that the signer is accepted (200 on a

@@ -106,7 +106,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready chan<- st
 		Store:    store,
 		Auth:     api.SigV4(sigv4.NewVerifier(c.region, "kafka", keys)),
 		Catalog:  files,
-		Secrets:  files,
+		Secrets:  &catalog.Resolver{Files: files, SM: catalog.NewSecretsManager(ctx)},
 		Logger:   log,
 		Registry: reg,
 

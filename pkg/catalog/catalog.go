@@ -45,6 +45,12 @@ type Files struct {
 	secrets  map[string]Secret
 }
 
+// String never prints the files' contents.
+func (*Files) String() string { return "[catalog files]" }
+
+// GoString never prints the files' contents.
+func (*Files) GoString() string { return "[catalog files]" }
+
 // Load reads the files at the given paths ("" = not configured).
 func Load(clustersPath, secretsPath string) (*Files, error) {
 	f := &Files{clustersPath: clustersPath, secretsPath: secretsPath}

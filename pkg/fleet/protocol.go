@@ -50,9 +50,12 @@ type JobReport struct {
 	SpecVersion int64 `json:"specVersion"`
 	// Checkpoint is the next source offset to copy; it never runs ahead of
 	// what the target acknowledged. Partition jobs only.
-	Checkpoint *int64             `json:"checkpoint,omitempty"`
-	Progress   *PartitionProgress `json:"progress,omitempty"`
-	Error      *JobError          `json:"error,omitempty"`
+	Checkpoint *int64 `json:"checkpoint,omitempty"`
+	// TargetCheckpoint is the next target offset after the records copied
+	// up to Checkpoint: together they are an exact offset mapping point.
+	TargetCheckpoint *int64             `json:"targetCheckpoint,omitempty"`
+	Progress         *PartitionProgress `json:"progress,omitempty"`
+	Error            *JobError          `json:"error,omitempty"`
 }
 
 // PartitionProgress is a partition job's figures at the time of a report.
@@ -156,4 +159,20 @@ type HeldJob struct {
 	Partition      int32     `json:"partition"`
 	Epoch          int64     `json:"epoch"`
 	ExpiresAt      time.Time `json:"leaseExpiresAt"`
+}
+
+// MappingPoint is an exact offset mapping of one partition: every source
+// record before SourceOffset was copied to the target before TargetOffset,
+// and none after. The control plane keeps recent points of each partition.
+type MappingPoint struct {
+	Topic        string `json:"topic"`
+	Partition    int32  `json:"partition"`
+	SourceOffset int64  `json:"sourceOffset"`
+	TargetOffset int64  `json:"targetOffset"`
+}
+
+// MappingsResponse lists a replicator's mapping points, newest first per
+// partition.
+type MappingsResponse struct {
+	Points []MappingPoint `json:"points"`
 }

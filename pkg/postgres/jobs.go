@@ -153,7 +153,7 @@ func (s *Store) Heartbeat(ctx context.Context, worker string, reports []fleet.Jo
 	res := HeartbeatResult{Renewed: []int64{}, Lost: []int64{}, Revoke: []int64{}, SpecVersions: map[string]int64{}}
 	ids, epochs, versions := make([]int64, len(reports)), make([]int64, len(reports)), make([]int64, len(reports))
 	statuses, progresses := make([]string, len(reports)), make([]string, len(reports))
-	var cpIDs, cpEpochs, cpOffsets []int64
+	cpIDs, cpEpochs, cpOffsets, cpTargets := checkpointArgs(reports)
 	for i, r := range reports {
 		ids[i], epochs[i], versions[i] = r.JobID, r.Epoch, r.SpecVersion
 		statuses[i], progresses[i] = "{}", "{}"
@@ -165,14 +165,11 @@ func (s *Store) Heartbeat(ctx context.Context, worker string, reports []fleet.Jo
 			b, _ := json.Marshal(r.Progress)
 			progresses[i] = string(b)
 		}
-		if r.Checkpoint != nil {
-			cpIDs, cpEpochs, cpOffsets = append(cpIDs, r.JobID), append(cpEpochs, r.Epoch), append(cpOffsets, *r.Checkpoint)
-		}
 	}
 	batch := &pgx.Batch{}
 	batch.Queue(`INSERT INTO workers (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET last_seen = statement_timestamp()`, worker)
 	if len(cpIDs) > 0 {
-		batch.Queue(checkpointSQL, worker, cpIDs, cpEpochs, cpOffsets)
+		batch.Queue(checkpointSQL, worker, cpIDs, cpEpochs, cpOffsets, cpTargets)
 	}
 	batch.Queue(`UPDATE jobs j SET lease_expires_at = statement_timestamp() + $7::interval, heartbeat_at = statement_timestamp(),
 			spec_version = u.spec_version, status = u.status, progress = u.progress
@@ -224,27 +221,80 @@ func (s *Store) Heartbeat(ctx context.Context, worker string, reports []fleet.Jo
 }
 
 // checkpointSQL stores checkpoints of partition jobs the worker still holds
-// under the same epoch with an unexpired lease.
-const checkpointSQL = `UPDATE checkpoints c SET next_offset = u.next_offset, updated_at = statement_timestamp()
-	FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) AS u(id, epoch, next_offset), jobs j
-	WHERE j.id = u.id AND j.owner = $1 AND j.epoch = u.epoch AND j.lease_expires_at > statement_timestamp()
-		AND c.replicator_id = j.replicator_id AND c.topic = j.topic AND c.partition = j.partition`
+// under the same epoch with an unexpired lease, and records each new
+// mapping point. $5 holds the target offsets (-1: none reported).
+const checkpointSQL = `WITH u AS (
+		SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, epoch, next_offset, target_next)
+	), upd AS (
+		UPDATE checkpoints c SET next_offset = u.next_offset, updated_at = statement_timestamp(),
+			target_next_offset = CASE WHEN u.target_next >= 0 THEN u.target_next ELSE c.target_next_offset END
+		FROM u, jobs j
+		WHERE j.id = u.id AND j.owner = $1 AND j.epoch = u.epoch AND j.lease_expires_at > statement_timestamp()
+			AND c.replicator_id = j.replicator_id AND c.topic = j.topic AND c.partition = j.partition
+		RETURNING c.replicator_id, c.topic, c.partition, c.next_offset, u.target_next
+	)
+	INSERT INTO offset_mappings (replicator_id, topic, partition, source_offset, target_offset)
+	SELECT replicator_id, topic, partition, next_offset, target_next FROM upd WHERE target_next >= 0
+	ON CONFLICT (replicator_id, topic, partition, source_offset)
+	DO UPDATE SET target_offset = EXCLUDED.target_offset, recorded_at = statement_timestamp()`
+
+// checkpointArgs collects the checkpoints of reports as checkpointSQL's
+// arguments.
+func checkpointArgs(reports []fleet.JobReport) (ids, epochs, offsets, targets []int64) {
+	for _, r := range reports {
+		if r.Checkpoint == nil {
+			continue
+		}
+		t := int64(-1)
+		if r.TargetCheckpoint != nil {
+			t = *r.TargetCheckpoint
+		}
+		ids, epochs, offsets, targets = append(ids, r.JobID), append(epochs, r.Epoch), append(offsets, *r.Checkpoint), append(targets, t)
+	}
+	return
+}
+
+// MappingPoints returns the newest mapping points (at most perPartition) of
+// each of a replicator's partitions.
+func (s *Store) MappingPoints(ctx context.Context, replicatorID string, perPartition int) ([]fleet.MappingPoint, error) {
+	rows, err := s.pool.Query(ctx, `SELECT topic, partition, source_offset, target_offset FROM (
+			SELECT m.*, row_number() OVER (PARTITION BY topic, partition ORDER BY source_offset DESC) AS rn
+			FROM offset_mappings m WHERE replicator_id = $1) x
+		WHERE rn <= $2 ORDER BY topic, partition, source_offset DESC`, replicatorID, perPartition)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (fleet.MappingPoint, error) {
+		var p fleet.MappingPoint
+		err := row.Scan(&p.Topic, &p.Partition, &p.SourceOffset, &p.TargetOffset)
+		return p, err
+	})
+}
+
+// PruneMappings keeps the newest keep mapping points of each partition.
+func (s *Store) PruneMappings(ctx context.Context, keep int) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM offset_mappings m USING (
+			SELECT replicator_id, topic, partition, source_offset,
+				row_number() OVER (PARTITION BY replicator_id, topic, partition ORDER BY source_offset DESC) AS rn
+			FROM offset_mappings) x
+		WHERE x.rn > $1 AND m.replicator_id = x.replicator_id AND m.topic = x.topic AND m.partition = x.partition
+			AND m.source_offset = x.source_offset`, keep)
+	return int(tag.RowsAffected()), err
+}
 
 // Release stores the final checkpoints of the worker's jobs and frees them
 // at once. Jobs the worker no longer holds are ignored. A leaving worker is
 // forgotten, so that it no longer counts when jobs are shared out.
 func (s *Store) Release(ctx context.Context, worker string, reports []fleet.JobReport, leaving bool) (int, error) {
-	var ids, epochs, cpIDs, cpEpochs, cpOffsets []int64
+	var ids, epochs []int64
 	for _, r := range reports {
 		ids, epochs = append(ids, r.JobID), append(epochs, r.Epoch)
-		if r.Checkpoint != nil {
-			cpIDs, cpEpochs, cpOffsets = append(cpIDs, r.JobID), append(cpEpochs, r.Epoch), append(cpOffsets, *r.Checkpoint)
-		}
 	}
+	cpIDs, cpEpochs, cpOffsets, cpTargets := checkpointArgs(reports)
 	n := 0
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if len(cpIDs) > 0 {
-			if _, err := tx.Exec(ctx, checkpointSQL, worker, cpIDs, cpEpochs, cpOffsets); err != nil {
+			if _, err := tx.Exec(ctx, checkpointSQL, worker, cpIDs, cpEpochs, cpOffsets, cpTargets); err != nil {
 				return err
 			}
 		}

@@ -28,6 +28,7 @@ type Store interface {
 	PurgeDeleted(ctx context.Context) (int64, error)
 	Health(ctx context.Context) ([]postgres.ReplicatorHealth, error)
 	SetState(ctx context.Context, id string, from replicator.State, specVersion int64, st replicator.State, code, msg string) (bool, error)
+	PruneMappings(ctx context.Context, keep int) (int, error)
 }
 
 // Config tunes the scheduler.
@@ -50,6 +51,7 @@ type Scheduler struct {
 	cfg     Config
 	id      string
 	leading bool
+	pruned  time.Time
 	metrics *metrics
 }
 
@@ -141,6 +143,12 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	if rev+moved > 0 {
 		s.metrics.revoked.Add(float64(rev + moved))
 		s.cfg.Logger.Info("scheduler: leases revoked", "rebalance", moved, "deleting", rev)
+	}
+	if time.Since(s.pruned) > 30*time.Second {
+		s.pruned = time.Now()
+		if _, err := s.store.PruneMappings(ctx, 128); err != nil {
+			return err
+		}
 	}
 	return s.reconcile(ctx)
 }

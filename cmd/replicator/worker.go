@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/openreplicator/replicator/pkg/catalog"
+	"github.com/openreplicator/replicator/pkg/kafka"
+	"github.com/openreplicator/replicator/workers"
+)
+
+type workerConfig struct {
+	controlPlaneURL string
+	workerToken     string
+	workerID        string
+	listenAddr      string
+	clustersFile    string
+	secretsFile     string
+	log             logConfig
+}
+
+func runWorker(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var c workerConfig
+	s := newSettings("worker", "Runs a replication worker: it leases jobs from the control plane and copies records,\ntopic configs, ACLs and consumer-group offsets between clusters.", getenv, stderr)
+	s.String(&c.controlPlaneURL, "control-plane-url", "", "http://127.0.0.1:8080", "control-plane URL(s), comma-separated; the worker fails over between them")
+	s.Secret(&c.workerToken, "worker-token", "", "shared token of the worker API")
+	s.String(&c.workerID, "worker-id", "", "", "worker ID (default: host name and process ID)")
+	s.String(&c.listenAddr, "worker-listen-addr", "", ":9090", "address of the worker's /healthz and /metrics")
+	s.String(&c.clustersFile, "clusters-file", "", "", "JSON file: MSK cluster ARN → connection settings")
+	s.String(&c.secretsFile, "secrets-file", "", "", "JSON file: secret ARN → secret")
+	s.logging(&c.log)
+	if err := s.Parse(args); err != nil {
+		return err
+	}
+	log, err := c.log.logger(stderr)
+	if err != nil {
+		return err
+	}
+	return worker(ctx, c, log, nil)
+}
+
+// worker runs one worker until ctx ends. It sends its ID on ready once it
+// serves its health endpoint.
+func worker(ctx context.Context, c workerConfig, log *slog.Logger, ready chan<- string) error {
+	if c.workerToken == "" {
+		return errors.New("REPLICATOR_WORKER_TOKEN is required")
+	}
+	client, err := workers.NewClient(c.controlPlaneURL, c.workerToken)
+	if err != nil {
+		return fmt.Errorf("REPLICATOR_CONTROL_PLANE_URL: %w", err)
+	}
+	files, err := catalog.Load(c.clustersFile, c.secretsFile)
+	if err != nil {
+		return err
+	}
+	go reloadOnHUP(ctx, files, log)
+	if c.workerID == "" {
+		c.workerID = workers.DefaultID()
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	engine := kafka.New(kafka.Config{
+		Secrets:     &catalog.Resolver{Files: files, SM: catalog.NewSecretsManager(ctx)},
+		Clusters:    files,
+		Logger:      log.With("worker", c.workerID),
+		Metrics:     kafka.NewMetrics(reg),
+		Checkpoints: client.Mappings,
+	})
+	w := workers.New(workers.Config{ID: c.workerID, ControlPlane: client, Engine: engine, Logger: log, Registry: reg,
+		Info: map[string]string{"listen": c.listenAddr}})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"status":"ok"}`)
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ln, err := net.Listen("tcp", c.listenAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.listenAddr, err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Close()
+	log.Info("worker: serving health and metrics", "addr", ln.Addr().String(), "worker", c.workerID)
+	if ready != nil {
+		ready <- c.workerID
+	}
+	return w.Run(ctx)
+}

@@ -1,0 +1,152 @@
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+
+	"github.com/openreplicator/replicator/pkg/catalog"
+	"github.com/openreplicator/replicator/pkg/replicator"
+)
+
+// Secrets resolves secret ARNs (the secrets file, then Secrets Manager).
+type Secrets interface {
+	Secret(ctx context.Context, arn string) (catalog.Secret, error)
+}
+
+// Clusters resolves MSK cluster ARNs through the operator's catalog.
+type Clusters interface {
+	Cluster(arn string) (catalog.ClusterEntry, bool)
+}
+
+// endpoint is how to reach one cluster.
+type endpoint struct {
+	alias      string
+	brokers    []string
+	auth       *replicator.ClientAuthentication
+	encryption *replicator.EncryptionInTransit
+}
+
+// resolve turns a spec cluster into an endpoint, through the catalog for
+// MSK clusters.
+func resolve(c *replicator.Cluster, clusters Clusters) (endpoint, error) {
+	ep := endpoint{alias: c.Alias, auth: c.Auth, encryption: c.Encryption}
+	bootstrap := ""
+	switch {
+	case c.Apache != nil:
+		bootstrap = c.Apache.BootstrapBrokers
+	case c.MSK != nil:
+		if clusters == nil {
+			return ep, fmt.Errorf("MSK cluster %s: no cluster catalog configured", c.MSK.ClusterARN)
+		}
+		e, ok := clusters.Cluster(c.MSK.ClusterARN)
+		if !ok {
+			return ep, fmt.Errorf("MSK cluster %s is not in the cluster catalog", c.MSK.ClusterARN)
+		}
+		bootstrap = e.BootstrapBrokerString
+		if len(e.ClientAuthentication) > 0 {
+			var a struct {
+				SaslScram *struct{ Mechanism, SecretArn string } `json:"saslScram"`
+				MTLS      *struct{ SecretArn string }            `json:"mTLS"`
+			}
+			if err := json.Unmarshal(e.ClientAuthentication, &a); err != nil {
+				return ep, fmt.Errorf("MSK cluster %s: clientAuthentication in the catalog is not valid", c.MSK.ClusterARN)
+			}
+			ep.auth = &replicator.ClientAuthentication{}
+			if a.SaslScram != nil {
+				ep.auth.SASLScram = &replicator.SASLScram{Mechanism: a.SaslScram.Mechanism, SecretARN: a.SaslScram.SecretArn}
+			}
+			if a.MTLS != nil {
+				ep.auth.MTLS = &replicator.MTLS{SecretARN: a.MTLS.SecretArn}
+			}
+		}
+		if len(e.EncryptionInTransit) > 0 {
+			var enc struct{ EncryptionType, RootCaCertificate string }
+			if err := json.Unmarshal(e.EncryptionInTransit, &enc); err != nil {
+				return ep, fmt.Errorf("MSK cluster %s: encryptionInTransit in the catalog is not valid", c.MSK.ClusterARN)
+			}
+			ep.encryption = &replicator.EncryptionInTransit{EncryptionType: enc.EncryptionType, RootCACertificate: enc.RootCaCertificate}
+		}
+	default:
+		return ep, errors.New("cluster has neither apacheKafkaCluster nor amazonMskCluster")
+	}
+	for _, b := range strings.Split(bootstrap, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			ep.brokers = append(ep.brokers, b)
+		}
+	}
+	if len(ep.brokers) == 0 {
+		return ep, fmt.Errorf("cluster %s has no bootstrap brokers", c.Alias)
+	}
+	return ep, nil
+}
+
+// clientOpts returns the connection options of an endpoint: brokers, TLS
+// and SASL, with secrets resolved now.
+func clientOpts(ctx context.Context, ep endpoint, secrets Secrets) ([]kgo.Opt, error) {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(ep.brokers...),
+		kgo.ClientID("replicator"),
+		kgo.DialTimeout(5 * time.Second),
+	}
+	var tlsCfg *tls.Config
+	if ep.encryption != nil {
+		tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+		if ca := ep.encryption.RootCACertificate; ca != "" {
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM([]byte(ca)) {
+				return nil, errors.New("rootCaCertificate holds no usable certificate")
+			}
+			tlsCfg.RootCAs = pool
+		}
+	}
+	if a := ep.auth; a != nil {
+		var arn string
+		switch {
+		case a.SASLScram != nil:
+			arn = a.SASLScram.SecretARN
+		case a.MTLS != nil:
+			arn = a.MTLS.SecretARN
+		}
+		if secrets == nil {
+			return nil, errors.New("no secret provider configured")
+		}
+		sec, err := secrets.Secret(ctx, arn)
+		if err != nil {
+			return nil, fmt.Errorf("secret %s: %w", arn, err)
+		}
+		switch {
+		case a.SASLScram != nil:
+			if sec.Username == "" {
+				return nil, fmt.Errorf("secret %s has no username/password", arn)
+			}
+			auth := scram.Auth{User: sec.Username, Pass: sec.Password}
+			if a.SASLScram.Mechanism == replicator.ScramSHA512 {
+				opts = append(opts, kgo.SASL(auth.AsSha512Mechanism()))
+			} else {
+				opts = append(opts, kgo.SASL(auth.AsSha256Mechanism()))
+			}
+		case a.MTLS != nil:
+			cert, err := tls.X509KeyPair([]byte(sec.Certificate), []byte(sec.PrivateKey))
+			if err != nil {
+				return nil, fmt.Errorf("secret %s does not hold a usable certificate and private key", arn)
+			}
+			if tlsCfg == nil {
+				tlsCfg = &tls.Config{MinVersion: tls.VersionTLS12}
+			}
+			tlsCfg.Certificates = []tls.Certificate{cert}
+		}
+	}
+	if tlsCfg != nil {
+		opts = append(opts, kgo.DialTLSConfig(tlsCfg))
+	}
+	return opts, nil
+}

@@ -1,0 +1,414 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/openreplicator/replicator/pkg/fleet"
+	"github.com/openreplicator/replicator/pkg/replicator"
+	"github.com/openreplicator/replicator/workers"
+)
+
+// Config configures the engine.
+type Config struct {
+	Secrets  Secrets
+	Clusters Clusters
+	Logger   *slog.Logger
+	Metrics  *Metrics
+	// Checkpoints returns the control plane's offset mapping points of a
+	// replicator, for consumer-group translation.
+	Checkpoints func(ctx context.Context, replicatorID string) ([]fleet.MappingPoint, error)
+	// DiscoveryInterval is how often the metadata job looks for new topics
+	// and partitions (500ms); SyncInterval how often it syncs configs,
+	// ACLs and group offsets (1s).
+	DiscoveryInterval, SyncInterval time.Duration
+	// FetchMaxWait bounds how long a fetch waits for data (100ms).
+	FetchMaxWait time.Duration
+}
+
+// Engine runs replication jobs; it implements workers.Engine.
+type Engine struct {
+	cfg  Config
+	mu   sync.Mutex
+	reps map[string]*replication
+}
+
+// New returns an engine.
+func New(cfg Config) *Engine {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
+	if cfg.DiscoveryInterval <= 0 {
+		cfg.DiscoveryInterval = 500 * time.Millisecond
+	}
+	if cfg.SyncInterval <= 0 {
+		cfg.SyncInterval = time.Second
+	}
+	if cfg.FetchMaxWait <= 0 {
+		cfg.FetchMaxWait = 100 * time.Millisecond
+	}
+	return &Engine{cfg: cfg, reps: map[string]*replication{}}
+}
+
+// Start implements workers.Engine.
+func (e *Engine) Start(ctx context.Context, l fleet.Lease, spec *fleet.ReplicatorSpec, env workers.TaskEnv) (workers.Task, error) {
+	rep, err := e.replication(spec, env.Logger)
+	if err != nil {
+		return nil, err
+	}
+	switch l.Kind {
+	case fleet.KindMetadata:
+		return rep.startMetadata(ctx, l, env), nil
+	case fleet.KindPartition:
+		return rep.startPartition(l), nil
+	}
+	e.release(rep)
+	return nil, fmt.Errorf("unknown job kind %q", l.Kind)
+}
+
+// replication returns the shared state of a replicator on this worker,
+// creating it for the first job.
+func (e *Engine) replication(spec *fleet.ReplicatorSpec, log *slog.Logger) (*replication, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if r := e.reps[spec.ID]; r != nil {
+		r.refs++
+		return r, nil
+	}
+	r, err := newReplication(e, spec, log)
+	if err != nil {
+		return nil, err
+	}
+	r.refs = 1
+	e.reps[spec.ID] = r
+	return r, nil
+}
+
+func (e *Engine) release(r *replication) {
+	e.mu.Lock()
+	r.refs--
+	last := r.refs == 0
+	if last {
+		delete(e.reps, r.id)
+	}
+	e.mu.Unlock()
+	if last {
+		r.close()
+	}
+}
+
+// replication is one replicator's state on this worker: the spec, the
+// clients shared by its jobs, and the partitions this worker copies.
+type replication struct {
+	e    *Engine
+	id   string
+	log  *slog.Logger
+	refs int // guarded by e.mu
+
+	mu      sync.Mutex
+	spec    *fleet.ReplicatorSpec
+	flow    *Flow
+	src     endpoint
+	dst     endpoint
+	parts   map[tp]*partState
+	clients *clients
+	connErr *fleet.JobError
+	srcErr  *fleet.JobError
+	dstErr  *fleet.JobError
+	wake    chan struct{}
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	topics topicEnsurer
+}
+
+type tp struct {
+	topic     string
+	partition int32
+}
+
+// clients are the connections of one replication, created once the
+// secrets resolve and the spec is known.
+type clients struct {
+	consumer, producer *kgo.Client
+	srcAdm, dstAdm     *kadm.Client
+	srcAdmCl, dstAdmCl *kgo.Client
+}
+
+func (c *clients) close() {
+	for _, cl := range []*kgo.Client{c.consumer, c.producer, c.srcAdmCl, c.dstAdmCl} {
+		if cl != nil {
+			cl.Close()
+		}
+	}
+}
+
+func newReplication(e *Engine, spec *fleet.ReplicatorSpec, log *slog.Logger) (*replication, error) {
+	flow, err := NewFlow(&spec.Spec)
+	if err != nil {
+		return nil, err
+	}
+	ri := spec.Spec.ReplicationInfo[0]
+	srcC, dstC := spec.Spec.ClusterByAlias(ri.SourceAlias), spec.Spec.ClusterByAlias(ri.TargetAlias)
+	if srcC == nil || dstC == nil {
+		return nil, errors.New("spec names clusters it does not list")
+	}
+	r := &replication{e: e, id: spec.ID, log: log, spec: spec, flow: flow, parts: map[tp]*partState{}, wake: make(chan struct{}, 1),
+		done: make(chan struct{})}
+	r.topics.r = r
+	if r.src, err = resolve(srcC, e.cfg.Clusters); err != nil {
+		return nil, err
+	}
+	if r.dst, err = resolve(dstC, e.cfg.Clusters); err != nil {
+		return nil, err
+	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	go r.run()
+	return r, nil
+}
+
+func (r *replication) close() {
+	r.cancel()
+	<-r.done
+}
+
+func (r *replication) labels() (name, account string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.spec.Name, r.spec.AccountID
+}
+
+// run connects, then copies records and watches cluster health until the
+// replication closes.
+func (r *replication) run() {
+	defer close(r.done)
+	var cl *clients
+	for backoff := 250 * time.Millisecond; cl == nil; backoff = min(2*backoff, 5*time.Second) {
+		var err error
+		if cl, err = r.connect(); err != nil {
+			r.mu.Lock()
+			r.connErr = &fleet.JobError{Code: "ConnectionSetupFailed", Message: err.Error(), Since: sinceOr(r.connErr)}
+			r.mu.Unlock()
+			r.log.Warn("engine: cannot set up cluster connections", "err", err)
+			select {
+			case <-r.ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+		}
+	}
+	r.mu.Lock()
+	r.clients, r.connErr = cl, nil
+	r.mu.Unlock()
+	defer cl.close()
+	go r.watchHealth(cl)
+	r.pipeline(cl)
+}
+
+func sinceOr(e *fleet.JobError) time.Time {
+	if e != nil {
+		return e.Since
+	}
+	return time.Now()
+}
+
+func compression(t string) kgo.CompressionCodec {
+	switch t {
+	case replicator.CompressionGzip:
+		return kgo.GzipCompression()
+	case replicator.CompressionSnappy:
+		return kgo.SnappyCompression()
+	case replicator.CompressionLZ4:
+		return kgo.Lz4Compression()
+	case replicator.CompressionZstd:
+		return kgo.ZstdCompression()
+	}
+	return kgo.NoCompression()
+}
+
+func (r *replication) connect() (*clients, error) {
+	ctx, cancel := context.WithTimeout(r.ctx, 15*time.Second)
+	defer cancel()
+	srcOpts, err := clientOpts(ctx, r.src, r.e.cfg.Secrets)
+	if err != nil {
+		return nil, fmt.Errorf("source cluster %s: %w", r.src.alias, err)
+	}
+	dstOpts, err := clientOpts(ctx, r.dst, r.e.cfg.Secrets)
+	if err != nil {
+		return nil, fmt.Errorf("target cluster %s: %w", r.dst.alias, err)
+	}
+	r.mu.Lock()
+	comp := r.spec.Spec.ReplicationInfo[0].TargetCompression
+	r.mu.Unlock()
+	name, account := r.labels()
+	hooks := r.e.cfg.Metrics.hooks(name, account)
+	c := &clients{}
+	ok := false
+	defer func() {
+		if !ok {
+			c.close()
+		}
+	}()
+	if c.consumer, err = kgo.NewClient(append(append([]kgo.Opt{}, srcOpts...),
+		kgo.FetchMaxWait(r.e.cfg.FetchMaxWait),
+		kgo.FetchMaxBytes(32<<20), kgo.FetchMaxPartitionBytes(4<<20), kgo.MaxConcurrentFetches(4),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.MetadataMinAge(250*time.Millisecond),
+		kgo.WithHooks(hooks(r.src.alias)),
+	)...); err != nil {
+		return nil, err
+	}
+	if c.producer, err = kgo.NewClient(append(append([]kgo.Opt{}, dstOpts...),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchCompression(compression(comp)),
+		kgo.ProducerLinger(2*time.Millisecond),
+		kgo.MaxBufferedBytes(64<<20), kgo.MaxBufferedRecords(200_000),
+		kgo.UnknownTopicRetries(-1),
+		kgo.MetadataMinAge(250*time.Millisecond),
+		kgo.WithHooks(hooks(r.dst.alias)),
+	)...); err != nil {
+		return nil, err
+	}
+	if c.srcAdmCl, err = kgo.NewClient(append(append([]kgo.Opt{}, srcOpts...), kgo.MetadataMinAge(250*time.Millisecond))...); err != nil {
+		return nil, err
+	}
+	if c.dstAdmCl, err = kgo.NewClient(append(append([]kgo.Opt{}, dstOpts...), kgo.MetadataMinAge(250*time.Millisecond))...); err != nil {
+		return nil, err
+	}
+	c.srcAdm, c.dstAdm = kadm.NewClient(c.srcAdmCl), kadm.NewClient(c.dstAdmCl)
+	ok = true
+	return c, nil
+}
+
+// watchHealth pings both clusters every second; a cluster that cannot be
+// reached or refuses authentication becomes the error of every job.
+func (r *replication) watchHealth(cl *clients) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		name, account := r.labels()
+		for _, side := range []struct {
+			ep   endpoint
+			adm  *kgo.Client
+			slot **fleet.JobError
+			what string
+		}{{r.src, cl.srcAdmCl, &r.srcErr, "Source"}, {r.dst, cl.dstAdmCl, &r.dstErr, "Target"}} {
+			ctx, cancel := context.WithTimeout(r.ctx, 3*time.Second)
+			err := side.adm.Ping(ctx)
+			if err == nil {
+				// A metadata request proves authentication too.
+				_, err = kadm.NewClient(side.adm).BrokerMetadata(ctx)
+			}
+			cancel()
+			if r.ctx.Err() != nil {
+				return
+			}
+			r.e.cfg.Metrics.ping(name, account, side.ep.alias, err == nil)
+			r.mu.Lock()
+			if err == nil {
+				if *side.slot != nil {
+					r.log.Info("engine: cluster reachable again", "cluster", side.ep.alias)
+				}
+				*side.slot = nil
+			} else {
+				code, msg := classify(side.what, side.ep, err)
+				if code == side.what+"AuthenticationFailed" {
+					r.e.cfg.Metrics.authError(name, account, side.ep.alias)
+				}
+				if *side.slot == nil {
+					r.log.Warn("engine: cluster check failed", "cluster", side.ep.alias, "code", code, "err", err)
+				}
+				*side.slot = &fleet.JobError{Code: code, Message: msg, Since: sinceOr(*side.slot)}
+			}
+			r.mu.Unlock()
+		}
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// classify turns a connection error into a stateInfo code and a message
+// that names the cluster but no secret.
+func classify(side string, ep endpoint, err error) (code, msg string) {
+	authish := errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.IllegalSaslState) ||
+		errors.Is(err, kerr.UnsupportedSaslMechanism) || strings.Contains(err.Error(), "SASL")
+	if !authish && ep.auth != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		// A broker closes the connection on a bad password.
+		authish = true
+	}
+	where := fmt.Sprintf("%s cluster %s (%s)", strings.ToLower(side), ep.alias, strings.Join(ep.brokers, ","))
+	if authish {
+		return side + "AuthenticationFailed", "authentication to the " + where + " was refused: " + err.Error()
+	}
+	return side + "Unreachable", "cannot reach the " + where + ": " + err.Error()
+}
+
+// jobError is the error every job of this replication reports now.
+func (r *replication) jobError() *fleet.JobError {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	switch {
+	case r.connErr != nil:
+		return r.connErr
+	case r.srcErr != nil:
+		return r.srcErr
+	case r.dstErr != nil:
+		return r.dstErr
+	}
+	return nil
+}
+
+func (r *replication) specVersion() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.spec.SpecVersion
+}
+
+func (r *replication) updateSpec(spec *fleet.ReplicatorSpec) {
+	flow, err := NewFlow(&spec.Spec)
+	if err != nil {
+		r.log.Error("engine: new spec does not compile", "err", err)
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if spec.SpecVersion > r.spec.SpecVersion {
+		r.spec, r.flow = spec, flow
+	}
+}
+
+func (r *replication) getClients(ctx context.Context) (*clients, error) {
+	for {
+		r.mu.Lock()
+		cl := r.clients
+		r.mu.Unlock()
+		if cl != nil {
+			return cl, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-r.ctx.Done():
+			return nil, r.ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}

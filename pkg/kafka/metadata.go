@@ -1,0 +1,489 @@
+package kafka
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/openreplicator/replicator/pkg/fleet"
+	"github.com/openreplicator/replicator/workers"
+)
+
+// metaTask is a replicator's metadata job on this worker: discovery,
+// target topics and partitions, topic configs, ACLs and group offsets.
+type metaTask struct {
+	r      *replication
+	lease  fleet.Lease
+	env    workers.TaskEnv
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+
+	mu  sync.Mutex
+	err *fleet.JobError
+
+	// Owned by the loop goroutine.
+	fingerprint     string
+	reportedVersion int64
+	ensured         map[string]int             // source topic → partitions ensured on the target
+	setConfigs      map[string]map[string]bool // target topic → config keys this job set
+	createdACLs     map[string]aclEntry
+	knownGroups     map[string]bool
+	matched         []string
+}
+
+type aclEntry struct {
+	principal, host, topic string
+	op                     kadm.ACLOperation
+	perm                   string
+}
+
+func (a aclEntry) key() string {
+	return strings.Join([]string{a.principal, a.host, a.topic, a.op.String(), a.perm}, "|")
+}
+
+func (r *replication) startMetadata(ctx context.Context, l fleet.Lease, env workers.TaskEnv) *metaTask {
+	t := &metaTask{r: r, lease: l, env: env, done: make(chan struct{}), ensured: map[string]int{},
+		setConfigs: map[string]map[string]bool{}, createdACLs: map[string]aclEntry{}}
+	t.ctx, t.cancel = context.WithCancel(ctx)
+	go t.run()
+	return t
+}
+
+func (t *metaTask) Report() fleet.JobReport {
+	r := fleet.JobReport{SpecVersion: t.r.specVersion()}
+	t.mu.Lock()
+	r.Error = t.err
+	t.mu.Unlock()
+	if r.Error == nil {
+		r.Error = t.r.jobError()
+	}
+	return r
+}
+
+func (t *metaTask) UpdateSpec(spec *fleet.ReplicatorSpec) { t.r.updateSpec(spec) }
+
+func (t *metaTask) Drain(ctx context.Context) error { t.Abort(); return nil }
+
+func (t *metaTask) Abort() {
+	t.once.Do(func() {
+		t.cancel()
+		<-t.done
+		t.r.e.release(t.r)
+	})
+}
+
+func (t *metaTask) fail(code string, err error) {
+	name, account := t.r.labels()
+	t.r.e.cfg.Metrics.failure(name, account)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.err == nil || t.err.Code != code {
+		t.env.Logger.Warn("engine: metadata job step failed", "code", code, "err", err)
+	}
+	t.err = &fleet.JobError{Code: code, Message: err.Error(), Since: sinceOr(t.err)}
+}
+
+func (t *metaTask) ok() {
+	t.mu.Lock()
+	t.err = nil
+	t.mu.Unlock()
+}
+
+func (t *metaTask) run() {
+	defer close(t.done)
+	cl, err := t.r.getClients(t.ctx)
+	if err != nil {
+		return
+	}
+	disc := time.NewTicker(t.r.e.cfg.DiscoveryInterval)
+	defer disc.Stop()
+	lastSync := time.Time{}
+	for {
+		if err := t.discover(cl); err != nil {
+			if t.ctx.Err() != nil {
+				return
+			}
+			t.fail("DiscoveryFailed", err)
+		} else {
+			t.ok()
+		}
+		if time.Since(lastSync) >= t.r.e.cfg.SyncInterval {
+			lastSync = time.Now()
+			t.sync(cl)
+		}
+		select {
+		case <-t.ctx.Done():
+			return
+		case <-disc.C:
+		}
+	}
+}
+
+// discover lists the source topics the spec matches, makes sure each has
+// its target topic with enough partitions, and reports the topology when it
+// changed (or the spec did).
+func (t *metaTask) discover(cl *clients) error {
+	ctx, cancel := context.WithTimeout(t.ctx, 10*time.Second)
+	defer cancel()
+	td, err := cl.srcAdm.ListTopics(ctx)
+	if err != nil {
+		return fmt.Errorf("listing source topics: %w", err)
+	}
+	t.r.mu.Lock()
+	flow, version := t.r.flow, t.r.spec.SpecVersion
+	t.r.mu.Unlock()
+	var matched []string
+	counts := map[string]int{}
+	for name, d := range td {
+		if d.Err != nil || d.IsInternal || !flow.CopiesTopic(name) {
+			continue
+		}
+		matched = append(matched, name)
+		counts[name] = len(d.Partitions)
+	}
+	sort.Strings(matched)
+	t.matched = matched
+	name, account := t.r.labels()
+	t.r.e.cfg.Metrics.topics.WithLabelValues(name, account).Set(float64(len(matched)))
+	var fp strings.Builder
+	for _, n := range matched {
+		if t.ensured[n] < counts[n] {
+			got, err := t.r.createTarget(ctx, cl, n, counts[n])
+			if err != nil {
+				return fmt.Errorf("target topic for %s: %w", n, err)
+			}
+			t.ensured[n] = got
+			t.r.topics.mu.Lock()
+			if t.r.topics.done != nil {
+				t.r.topics.done[n] = got
+			}
+			t.r.topics.mu.Unlock()
+		}
+		fmt.Fprintf(&fp, "%s:%d,", n, counts[n])
+	}
+	if fp.String() == t.fingerprint && version == t.reportedVersion {
+		return nil
+	}
+	topics := make([]fleet.TopicInfo, 0, len(matched))
+	if len(matched) > 0 {
+		starts, err := cl.srcAdm.ListStartOffsets(ctx, matched...)
+		if err != nil {
+			return fmt.Errorf("listing source offsets: %w", err)
+		}
+		ends, err := cl.srcAdm.ListEndOffsets(ctx, matched...)
+		if err != nil {
+			return fmt.Errorf("listing source offsets: %w", err)
+		}
+		for _, n := range matched {
+			ti := fleet.TopicInfo{Name: n}
+			for p := range int32(counts[n]) {
+				s, _ := starts.Lookup(n, p)
+				e, _ := ends.Lookup(n, p)
+				ti.Partitions = append(ti.Partitions, fleet.PartitionInfo{Partition: p, Earliest: s.Offset, Latest: e.Offset})
+			}
+			topics = append(topics, ti)
+		}
+	}
+	if err := t.env.ReportTopology(ctx, version, topics); err != nil {
+		return fmt.Errorf("reporting topology: %w", err)
+	}
+	t.env.Logger.Info("engine: topology reported", "topics", len(matched), "spec_version", version)
+	t.fingerprint, t.reportedVersion = fp.String(), version
+	return nil
+}
+
+// sync runs the periodic metadata synchronisations the spec asks for.
+func (t *metaTask) sync(cl *clients) {
+	t.r.mu.Lock()
+	ri := t.r.spec.Spec.ReplicationInfo[0]
+	flow := t.r.flow
+	t.r.mu.Unlock()
+	ctx, cancel := context.WithTimeout(t.ctx, 15*time.Second)
+	defer cancel()
+	if ri.Topics.CopyTopicConfigurations {
+		if err := t.syncConfigs(ctx, cl, flow); err != nil && ctx.Err() == nil {
+			t.fail("TopicConfigSyncFailed", err)
+		}
+	}
+	if ri.Topics.CopyAccessControlListsForTopics {
+		if err := t.syncACLs(ctx, cl, flow); err != nil && ctx.Err() == nil {
+			t.fail("AclSyncFailed", err)
+		}
+	}
+	if ri.Groups.SynchroniseConsumerGroupOffsets {
+		if err := t.syncGroups(ctx, cl, flow, ri.Groups.DetectAndCopyNewConsumerGroups); err != nil && ctx.Err() == nil {
+			name, account := t.r.labels()
+			t.r.e.cfg.Metrics.groupFailures.WithLabelValues(name, account).Inc()
+			t.env.Logger.Warn("engine: consumer group offset sync failed", "err", err)
+		}
+	}
+}
+
+// syncConfigs sets on each target topic the configs its source sets
+// explicitly, and removes keys this job set earlier that the source no
+// longer sets. Other target overrides are left alone.
+func (t *metaTask) syncConfigs(ctx context.Context, cl *clients, flow *Flow) error {
+	if len(t.matched) == 0 {
+		return nil
+	}
+	src, err := cl.srcAdm.DescribeTopicConfigs(ctx, t.matched...)
+	if err != nil {
+		return err
+	}
+	targets := make([]string, len(t.matched))
+	for i, n := range t.matched {
+		targets[i] = flow.TargetTopic(n)
+	}
+	dst, err := cl.dstAdm.DescribeTopicConfigs(ctx, targets...)
+	if err != nil {
+		return err
+	}
+	current := map[string]map[string]string{}
+	for _, rc := range dst {
+		m := map[string]string{}
+		for _, c := range rc.Configs {
+			if c.Source == 1 && c.Value != nil {
+				m[c.Key] = *c.Value
+			}
+		}
+		current[rc.Name] = m
+	}
+	for _, rc := range src {
+		if rc.Err != nil {
+			continue
+		}
+		target := flow.TargetTopic(rc.Name)
+		cur, ok := current[target]
+		if !ok {
+			continue
+		}
+		want := map[string]string{}
+		for _, c := range rc.Configs {
+			if c.Source == 1 && c.Value != nil && CopiesConfig(c.Key) {
+				want[c.Key] = *c.Value
+			}
+		}
+		var ops []kadm.AlterConfig
+		for k, v := range want {
+			if cv, ok := cur[k]; !ok || cv != v {
+				ops = append(ops, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(v)})
+			}
+		}
+		mine := t.setConfigs[target]
+		if mine == nil {
+			mine = map[string]bool{}
+			t.setConfigs[target] = mine
+		}
+		for k := range mine {
+			if _, still := want[k]; !still {
+				if _, there := cur[k]; there {
+					ops = append(ops, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+				}
+				delete(mine, k)
+			}
+		}
+		if len(ops) == 0 {
+			continue
+		}
+		resp, err := cl.dstAdm.AlterTopicConfigs(ctx, ops, target)
+		if err != nil {
+			return err
+		}
+		for _, r := range resp {
+			if r.Err != nil {
+				return fmt.Errorf("configs of %s: %w (%s)", target, r.Err, r.ErrMessage)
+			}
+		}
+		for _, op := range ops {
+			if op.Op == kadm.SetConfig {
+				mine[op.Name] = true
+			}
+		}
+		t.env.Logger.Info("engine: topic configs synced", "topic", target, "changes", len(ops))
+	}
+	return nil
+}
+
+// syncACLs copies LITERAL topic ACLs of replicated topics to their target
+// topics, never ALLOW WRITE, and deletes target ACLs this job created
+// whose source ACL disappeared.
+func (t *metaTask) syncACLs(ctx context.Context, cl *clients, flow *Flow) error {
+	all := kadm.NewACLs().AnyResource().Allow().AllowHosts().Deny().DenyHosts().
+		Operations(kadm.OpAny).ResourcePatternType(kadm.ACLPatternAny)
+	srcRes, err := cl.srcAdm.DescribeACLs(ctx, all)
+	if err != nil {
+		return err
+	}
+	want := map[string]aclEntry{}
+	for _, res := range srcRes {
+		if res.Err != nil {
+			return res.Err
+		}
+		for _, d := range res.Described {
+			if d.Type.String() != "TOPIC" || d.Pattern != kadm.ACLPatternLiteral || !flow.CopiesTopic(d.Name) {
+				continue
+			}
+			perm := d.Permission.String()
+			if perm == "ALLOW" && d.Operation == kadm.OpWrite {
+				continue // producers must not write to replicated topics
+			}
+			e := aclEntry{principal: d.Principal, host: d.Host, topic: flow.TargetTopic(d.Name), op: d.Operation, perm: perm}
+			want[e.key()] = e
+		}
+	}
+	dstRes, err := cl.dstAdm.DescribeACLs(ctx, all)
+	if err != nil {
+		return err
+	}
+	have := map[string]bool{}
+	for _, res := range dstRes {
+		for _, d := range res.Described {
+			if d.Type.String() == "TOPIC" && d.Pattern == kadm.ACLPatternLiteral {
+				have[aclEntry{principal: d.Principal, host: d.Host, topic: d.Name, op: d.Operation, perm: d.Permission.String()}.key()] = true
+			}
+		}
+	}
+	for k, e := range want {
+		if have[k] {
+			t.createdACLs[k] = e
+			continue
+		}
+		if _, err := cl.dstAdm.CreateACLs(ctx, aclBuilder(e)); err != nil {
+			return err
+		}
+		t.createdACLs[k] = e
+		t.env.Logger.Info("engine: ACL copied", "topic", e.topic, "principal", e.principal, "operation", e.op.String(), "permission", e.perm)
+	}
+	for k, e := range t.createdACLs {
+		if _, ok := want[k]; ok {
+			continue
+		}
+		if have[k] {
+			if _, err := cl.dstAdm.DeleteACLs(ctx, aclBuilder(e)); err != nil {
+				return err
+			}
+			t.env.Logger.Info("engine: ACL removed", "topic", e.topic, "principal", e.principal, "operation", e.op.String())
+		}
+		delete(t.createdACLs, k)
+	}
+	return nil
+}
+
+func aclBuilder(e aclEntry) *kadm.ACLBuilder {
+	b := kadm.NewACLs().Topics(e.topic).ResourcePatternType(kadm.ACLPatternLiteral).Operations(e.op)
+	if e.perm == "DENY" {
+		return b.Deny(e.principal).DenyHosts(e.host)
+	}
+	return b.Allow(e.principal).AllowHosts(e.host)
+}
+
+// syncGroups translates the committed offsets of matching source groups
+// through the mapping points and commits them on the target for groups
+// with no active members there. It never moves a target offset backwards.
+func (t *metaTask) syncGroups(ctx context.Context, cl *clients, flow *Flow, detectNew bool) error {
+	listed, err := cl.srcAdm.ListGroups(ctx)
+	if err != nil {
+		return err
+	}
+	var groups []string
+	first := t.knownGroups == nil
+	if first {
+		t.knownGroups = map[string]bool{}
+	}
+	for _, g := range listed.Groups() {
+		if !flow.CopiesGroup(g) {
+			continue
+		}
+		if first {
+			t.knownGroups[g] = true
+		}
+		if !detectNew && !t.knownGroups[g] {
+			continue
+		}
+		groups = append(groups, g)
+	}
+	name, account := t.r.labels()
+	t.r.e.cfg.Metrics.groups.WithLabelValues(name, account).Set(float64(len(groups)))
+	if len(groups) == 0 || t.r.e.cfg.Checkpoints == nil {
+		return nil
+	}
+	points, err := t.r.e.cfg.Checkpoints(ctx, t.r.id)
+	if err != nil {
+		return err
+	}
+	byTP := map[tp][]fleet.MappingPoint{}
+	for _, p := range points {
+		byTP[tp{p.Topic, p.Partition}] = append(byTP[tp{p.Topic, p.Partition}], p)
+	}
+	for k := range byTP {
+		slices.SortFunc(byTP[k], func(a, b fleet.MappingPoint) int { return int(b.SourceOffset - a.SourceOffset) })
+	}
+	described, err := cl.dstAdm.DescribeGroups(ctx, groups...)
+	if err != nil {
+		return err
+	}
+	fetched := cl.srcAdm.FetchManyOffsets(ctx, groups...)
+	var errs []error
+	for _, g := range groups {
+		if d, ok := described[g]; ok && d.Err == nil && len(d.Members) > 0 {
+			continue // consumers are active on the target: leave the group alone
+		}
+		src := fetched[g]
+		if src.Err != nil {
+			errs = append(errs, fmt.Errorf("group %s: %w", g, src.Err))
+			continue
+		}
+		out := kadm.Offsets{}
+		src.Fetched.Each(func(o kadm.OffsetResponse) {
+			if o.Err != nil || o.At < 0 || !flow.CopiesTopic(o.Topic) {
+				return
+			}
+			if at, ok := Translate(byTP[tp{o.Topic, o.Partition}], o.At); ok {
+				out.Add(kadm.Offset{Topic: flow.TargetTopic(o.Topic), Partition: o.Partition, At: at, LeaderEpoch: -1})
+			}
+		})
+		if len(out) == 0 {
+			continue
+		}
+		cur, err := cl.dstAdm.FetchOffsets(ctx, g)
+		if err == nil {
+			out.KeepFunc(func(o kadm.Offset) bool {
+				c, ok := cur.Lookup(o.Topic, o.Partition)
+				return !ok || c.Err != nil || c.At < o.At
+			})
+		}
+		if len(out) == 0 {
+			continue
+		}
+		resp, err := cl.dstAdm.CommitOffsets(ctx, g, out)
+		if err == nil {
+			err = resp.Error()
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("group %s: %w", g, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Translate maps a committed source offset to a target offset through
+// the partition's mapping points (newest first): the target offset of the
+// newest point whose source offset is at most s. Exact when s is a mapping
+// point (a caught-up group); otherwise it re-reads, never skips.
+func Translate(points []fleet.MappingPoint, s int64) (int64, bool) {
+	for _, p := range points {
+		if p.SourceOffset <= s {
+			return p.TargetOffset, true
+		}
+	}
+	return 0, false
+}

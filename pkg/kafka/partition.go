@@ -1,0 +1,123 @@
+package kafka
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/openreplicator/replicator/pkg/fleet"
+)
+
+// partState is the copy state of one source partition owned by this
+// worker. The pipeline goroutine and produce callbacks update it; reports
+// read it.
+type partState struct {
+	topic       string
+	partition   int32
+	targetTopic string
+
+	mu sync.Mutex
+	// seen is the highest source offset handed to the pipeline (produced
+	// or filtered); acked the highest acknowledged by the target, with its
+	// target offset. Acknowledgements come in order per partition.
+	seen, acked, ackedTarget int64
+	inflight                 int
+	start                    int64 // the lease's start offset
+	failedAt                 int64 // lowest source offset whose produce failed, -1 if none
+	hwm                      int64
+	stopped                  bool // drained or aborted: produce nothing more
+	ready                    bool // target topic exists and the partition is being fetched
+	records, bytes           int64
+	latencyMax               time.Duration // since the last report
+	lastLatency              time.Duration
+	err                      *fleet.JobError
+	rateAt                   time.Time
+	rateRecords, rateBytes   int64
+	idle                     chan struct{} // closed when inflight drops to 0 while stopped
+}
+
+func newPartState(l fleet.Lease, targetTopic string) *partState {
+	return &partState{topic: l.Topic, partition: l.Partition, targetTopic: targetTopic,
+		seen: -1, acked: -1, ackedTarget: -1, start: l.StartOffset, failedAt: -1, hwm: -1, rateAt: time.Now()}
+}
+
+// checkpoint returns the next source offset to copy and the matching next
+// target offset, or ok=false before anything was copied.
+func (p *partState) checkpointLocked() (src, dst int64, ok bool) {
+	switch {
+	case p.failedAt >= 0:
+		// Never move past a record the target did not take.
+		if p.acked >= 0 && p.acked < p.failedAt {
+			return min(p.acked+1, p.failedAt), p.ackedTarget + 1, true
+		}
+		return 0, 0, false
+	case p.inflight == 0 && p.seen >= 0:
+		return p.seen + 1, p.ackedTarget + 1, true
+	case p.acked >= 0:
+		return p.acked + 1, p.ackedTarget + 1, true
+	}
+	return 0, 0, false
+}
+
+// report builds the job report: checkpoint, progress and rates since the
+// previous report.
+func (p *partState) report(version int64, connErr *fleet.JobError) fleet.JobReport {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := fleet.JobReport{SpecVersion: version}
+	if src, dst, ok := p.checkpointLocked(); ok {
+		r.Checkpoint, r.TargetCheckpoint = &src, &dst
+	}
+	now := time.Now()
+	el := now.Sub(p.rateAt).Seconds()
+	prog := &fleet.PartitionProgress{TargetTopic: p.targetTopic, LastOffset: p.acked, HighWatermark: p.hwm,
+		Records: p.records, Bytes: p.bytes, LatencyMillis: float64(p.lastLatency.Microseconds()) / 1000}
+	if p.latencyMax > 0 {
+		prog.LatencyMillis = float64(p.latencyMax.Microseconds()) / 1000
+	}
+	if el > 0 {
+		prog.RecordsPerSec = float64(p.records-p.rateRecords) / el
+		prog.BytesPerSec = float64(p.bytes-p.rateBytes) / el
+	}
+	next := p.acked + 1
+	if src, _, ok := p.checkpointLocked(); ok {
+		next = src
+	} else if p.start >= 0 {
+		next = p.start
+	}
+	if p.hwm >= 0 {
+		prog.Lag = max(p.hwm-next, 0)
+		if p.start == fleet.OffsetEarliest && p.seen < 0 {
+			prog.Lag = p.hwm // nothing copied yet: at most everything
+		}
+	}
+	p.rateAt, p.rateRecords, p.rateBytes, p.latencyMax = now, p.records, p.bytes, 0
+	r.Progress = prog
+	switch {
+	case p.err != nil:
+		r.Error = p.err
+	case connErr != nil:
+		r.Error = connErr
+	}
+	return r
+}
+
+// waitIdle blocks until nothing is in flight or ctx ends.
+func (p *partState) waitIdle(ctx context.Context) error {
+	p.mu.Lock()
+	if p.inflight == 0 {
+		p.mu.Unlock()
+		return nil
+	}
+	if p.idle == nil {
+		p.idle = make(chan struct{})
+	}
+	ch := p.idle
+	p.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
