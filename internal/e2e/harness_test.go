@@ -188,6 +188,7 @@ type spec struct {
 	compression     types.TargetCompressionType
 	srcBootstrap    string
 	dstSecret       string
+	reverse         bool // from the env's target cluster to its source
 }
 
 func (e *env) create(s spec) string {
@@ -208,11 +209,15 @@ func (e *env) create(s spec) string {
 	if s.identical {
 		naming = types.ReplicationTopicNameConfigurationTypeIdentical
 	}
-	srcBS := s.srcBootstrap
-	if srcBS == "" {
-		srcBS = joinAddrs(e.src.ListenAddrs())
+	srcID, dstID := srcCluster, dstCluster
+	srcBS, dstBS := joinAddrs(e.src.ListenAddrs()), joinAddrs(e.dst.ListenAddrs())
+	if s.reverse {
+		srcID, dstID, srcBS, dstBS = dstID, srcID, dstBS, srcBS
 	}
-	dst := types.KafkaCluster{ApacheKafkaCluster: &types.ApacheKafkaCluster{ApacheKafkaClusterId: aws.String(dstCluster), BootstrapBrokerString: aws.String(joinAddrs(e.dst.ListenAddrs()))}}
+	if s.srcBootstrap != "" {
+		srcBS = s.srcBootstrap
+	}
+	dst := types.KafkaCluster{ApacheKafkaCluster: &types.ApacheKafkaCluster{ApacheKafkaClusterId: aws.String(dstID), BootstrapBrokerString: aws.String(dstBS)}}
 	if s.dstSecret != "" {
 		dst.ClientAuthentication = &types.KafkaClusterClientAuthentication{SaslScram: &types.KafkaClusterSaslScramAuthentication{
 			Mechanism: types.KafkaClusterSaslScramMechanismSha256, SecretArn: aws.String(s.dstSecret)}}
@@ -221,11 +226,11 @@ func (e *env) create(s spec) string {
 		ReplicatorName:          aws.String(s.name),
 		ServiceExecutionRoleArn: aws.String("arn:aws:iam::444444444444:role/R"),
 		KafkaClusters: []types.KafkaCluster{
-			{ApacheKafkaCluster: &types.ApacheKafkaCluster{ApacheKafkaClusterId: aws.String(srcCluster), BootstrapBrokerString: aws.String(srcBS)}},
+			{ApacheKafkaCluster: &types.ApacheKafkaCluster{ApacheKafkaClusterId: aws.String(srcID), BootstrapBrokerString: aws.String(srcBS)}},
 			dst,
 		},
 		ReplicationInfoList: []types.ReplicationInfo{{
-			SourceKafkaClusterId: aws.String(srcCluster), TargetKafkaClusterId: aws.String(dstCluster),
+			SourceKafkaClusterId: aws.String(srcID), TargetKafkaClusterId: aws.String(dstID),
 			TargetCompressionType: s.compression,
 			TopicReplication: &types.TopicReplication{TopicsToReplicate: s.topics, TopicsToExclude: s.excludeTopics,
 				StartingPosition:                &types.ReplicationStartingPosition{Type: start},
@@ -311,9 +316,9 @@ func (e *env) status(arn string) map[string]any {
 
 // readAll reads every record of topic from the start until count records
 // arrived or the deadline passes.
-func (e *env) readAll(c *kfake.Cluster, topic string, count int, within time.Duration) []*kgo.Record {
+func (e *env) readAll(c *kfake.Cluster, topic string, count int, within time.Duration, opts ...kgo.Opt) []*kgo.Record {
 	e.t.Helper()
-	cl := e.client(c, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	cl := e.client(c, append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 	var out []*kgo.Record
 	eventually(e.t, within, fmt.Sprintf("%d records on %s", count, topic), func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
@@ -326,3 +331,7 @@ func (e *env) readAll(c *kfake.Cluster, topic string, count int, within time.Dur
 	})
 	return out
 }
+
+type kgoCluster struct{ k *kfake.Cluster }
+
+func kadmOf(e *env, c *kfake.Cluster, opts ...kgo.Opt) *kadm.Client { return kadm.NewClient(e.client(c, opts...)) }

@@ -59,12 +59,13 @@ func (r *replication) startMetadata(ctx context.Context, l fleet.Lease, env work
 }
 
 func (t *metaTask) Report() fleet.JobReport {
-	r := fleet.JobReport{SpecVersion: t.r.specVersion()}
-	t.mu.Lock()
-	r.Error = t.err
-	t.mu.Unlock()
+	// A cluster that cannot be reached or refuses authentication explains
+	// any step failure, so it is reported first.
+	r := fleet.JobReport{SpecVersion: t.r.specVersion(), Error: t.r.jobError()}
 	if r.Error == nil {
-		r.Error = t.r.jobError()
+		t.mu.Lock()
+		r.Error = t.err
+		t.mu.Unlock()
 	}
 	return r
 }
@@ -272,16 +273,20 @@ func (t *metaTask) syncConfigs(ctx context.Context, cl *clients, flow *Flow) err
 				want[c.Key] = *c.Value
 			}
 		}
-		var ops []kadm.AlterConfig
-		for k, v := range want {
-			if cv, ok := cur[k]; !ok || cv != v {
-				ops = append(ops, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(v)})
-			}
-		}
 		mine := t.setConfigs[target]
 		if mine == nil {
 			mine = map[string]bool{}
 			t.setConfigs[target] = mine
+		}
+		var ops []kadm.AlterConfig
+		for k, v := range want {
+			if cv, ok := cur[k]; !ok || cv != v {
+				ops = append(ops, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(v)})
+			} else {
+				// Equal to the source (copied when the topic was
+				// created): the service manages this key.
+				mine[k] = true
+			}
 		}
 		for k := range mine {
 			if _, still := want[k]; !still {

@@ -94,10 +94,10 @@ func (p *partState) report(version int64, connErr *fleet.JobError) fleet.JobRepo
 	p.rateAt, p.rateRecords, p.rateBytes, p.latencyMax = now, p.records, p.bytes, 0
 	r.Progress = prog
 	switch {
-	case p.err != nil:
-		r.Error = p.err
 	case connErr != nil:
 		r.Error = connErr
+	case p.err != nil:
+		r.Error = p.err
 	}
 	return r
 }
