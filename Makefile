@@ -4,7 +4,7 @@ BIN      ?= bin/replicator
 FUZZTIME ?= 15s
 
 .DEFAULT_GOAL := help
-.PHONY: help build dev test test-fuzz test-clients lint bench migrate clean
+.PHONY: help build dev test test-fuzz test-clients test-secretsmanager lint bench bench-api bench-fleet migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -21,15 +21,23 @@ test: ## unit, PostgreSQL and in-process end-to-end tests
 test-fuzz: ## run every fuzz target for FUZZTIME each
 	./scripts/fuzz.sh $(FUZZTIME)
 
-test-clients: ## AWS CLI and boto3 against a running server
+test-clients: ## AWS CLI, boto3, the JavaScript SDK and the dev demo against a running server
 	bash test/clients/run.sh
+
+test-secretsmanager: ## secret resolution against a Secrets-Manager-compatible server (moto)
+	bash test/secretsmanager/run.sh
 
 lint: ## go vet and gofmt
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-bench: ## API benchmark beside pgbench (writes a table)
+bench: bench-api bench-fleet ## API and fleet benchmarks (print tables)
+
+bench-api: ## signed Describe/List throughput beside pgbench -S, 10,000 replicators
 	$(GO) run ./cmd/apibench
+
+bench-fleet: ## 10,000 jobs, 200 simulated workers: grants/s, heartbeats/s, failover time
+	$(GO) run ./cmd/fleetbench
 
 migrate: ## apply migrations to DATABASE_URL
 	$(GO) run ./cmd/replicator migrate
