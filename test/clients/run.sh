@@ -13,7 +13,7 @@
 #                      throwaway server is started with internal/tools/pgtmp.
 #   CLIENTS_PG_DIR     pgtmp directory (default .cache/clients-pgtmp)
 #
-# The exit code is pytest's, except that "no tests collected" (5) is a
+# The exit code is that of the client suites (pytest, then the JavaScript SDK suite), except that "no tests collected" (5) is a
 # failure (1). Everything started here is stopped on exit, whatever happens.
 set -euo pipefail
 
@@ -213,8 +213,20 @@ if [ "$rc" -eq 5 ]; then
 	log "pytest collected no tests: failing"
 	rc=1
 fi
+if [ "$rc" -eq 0 ]; then
+	# Then the AWS SDK for JavaScript v3 suite, against the same server and
+	# environment (PYTEST_PID so that cleanup stops it too).
+	log "running test/clients/js/run-js.sh"
+	bash test/clients/js/run-js.sh </dev/null &
+	PYTEST_PID=$!
+	set +e
+	wait "$PYTEST_PID"
+	rc=$?
+	set -e
+	PYTEST_PID=""
+fi
 if [ "$rc" -ne 0 ]; then
-	log "pytest exited $rc; last lines of the server log:"
+	log "client tests exited $rc; last lines of the server log:"
 	tail -n 40 "$WORK/server.log" | sed 's/^/  server: /'
 else
 	log "all client tests passed"
