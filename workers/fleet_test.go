@@ -288,8 +288,9 @@ func TestGracefulStopMovesJobsAtOnce(t *testing.T) {
 	// Remember w1's checkpoints' owner state, then stop it gracefully.
 	stopped := time.Now()
 	w1.stop()
-	// Well under the 10 s TTL: the jobs were released, not expired.
-	eventually(t, 1500*time.Millisecond, "w1's jobs at w2", func() bool { return countBy(f.owners())["w2"] == 9 })
+	// Well under the 10 s TTL: the jobs were released, not expired (the
+	// fleet benchmark measures how fast).
+	eventually(t, 3*time.Second, "w1's jobs at w2", func() bool { return countBy(f.owners())["w2"] == 9 })
 	t.Logf("graceful stop: jobs moved in %s", time.Since(stopped).Round(time.Millisecond))
 	if v := f.sim.Violations(); len(v) > 0 {
 		t.Fatal(v)
@@ -434,7 +435,7 @@ func TestLeaseRace(t *testing.T) {
 	}
 	var mu sync.Mutex
 	grants := map[int64][]*grant{}
-	ctx, cancel := context.WithTimeout(context.Background(), scale(4*time.Second))
+	ctx, cancel := context.WithTimeout(context.Background(), scale(6*time.Second))
 	defer cancel()
 	var wg sync.WaitGroup
 	for i := range 16 {

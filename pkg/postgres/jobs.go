@@ -448,34 +448,49 @@ type ReplicatorHealth struct {
 
 // Health returns every replicator that is not being deleted, with counts of
 // its jobs and of those leased, heartbeating and on the current spec, and
-// its oldest unresolved job error.
+// its oldest unresolved job error. One pass over jobs, one over
+// replicators; the error details are looked up only for failing ones.
 func (s *Store) Health(ctx context.Context) ([]ReplicatorHealth, error) {
-	rows, err := s.pool.Query(ctx, `SELECT r.id::text, r.name, r.account_id, r.state, r.state_code, r.state_message,
-			r.spec_version, r.topology_version,
-			count(j.id),
-			count(j.id) FILTER (WHERE j.owner IS NOT NULL AND j.lease_expires_at > statement_timestamp() AND j.heartbeat_at IS NOT NULL
-				AND j.spec_version = r.spec_version),
-			e.since, COALESCE(e.code, ''), COALESCE(e.message, '')
-		FROM replicators r
-		LEFT JOIN jobs j ON j.replicator_id = r.id
-		LEFT JOIN LATERAL (
-			SELECT (j2.status->>'since')::timestamptz AS since, j2.status->>'code' AS code, j2.status->>'message' AS message
-			FROM jobs j2 WHERE j2.replicator_id = r.id AND j2.status ? 'code' AND j2.owner IS NOT NULL AND j2.lease_expires_at > statement_timestamp()
-			ORDER BY 1 LIMIT 1
-		) e ON true
-		WHERE r.state <> 'DELETING'
-		GROUP BY r.id, e.since, e.code, e.message`)
+	rows, err := s.pool.Query(ctx, `WITH j AS (
+			SELECT j.replicator_id, count(*) AS jobs,
+				count(*) FILTER (WHERE j.owner IS NOT NULL AND j.lease_expires_at > statement_timestamp()
+					AND j.heartbeat_at IS NOT NULL AND j.spec_version = r.spec_version) AS running,
+				min((j.status->>'since')::timestamptz) FILTER (WHERE j.status ? 'code' AND j.owner IS NOT NULL
+					AND j.lease_expires_at > statement_timestamp()) AS since
+			FROM jobs j JOIN replicators r ON r.id = j.replicator_id
+			GROUP BY j.replicator_id
+		)
+		SELECT r.id::text, r.name, r.account_id, r.state, r.state_code, r.state_message, r.spec_version, r.topology_version,
+			COALESCE(j.jobs, 0), COALESCE(j.running, 0), j.since
+		FROM replicators r LEFT JOIN j ON j.replicator_id = r.id
+		WHERE r.state <> 'DELETING'`)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (ReplicatorHealth, error) {
+	hs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ReplicatorHealth, error) {
 		var h ReplicatorHealth
 		var st string
 		err := row.Scan(&h.ID, &h.Name, &h.AccountID, &st, &h.StateCode, &h.StateMsg, &h.SpecVersion, &h.TopoVer,
-			&h.Jobs, &h.Running, &h.FailingSince, &h.FailCode, &h.FailMessage)
+			&h.Jobs, &h.Running, &h.FailingSince)
 		h.State = replicator.State(st)
 		return h, err
 	})
+	if err != nil {
+		return nil, err
+	}
+	for i := range hs {
+		h := &hs[i]
+		if h.FailingSince == nil {
+			continue
+		}
+		err := s.pool.QueryRow(ctx, `SELECT status->>'code', status->>'message' FROM jobs
+			WHERE replicator_id = $1 AND status ? 'code' AND owner IS NOT NULL AND lease_expires_at > statement_timestamp()
+			ORDER BY (status->>'since')::timestamptz LIMIT 1`, h.ID).Scan(&h.FailCode, &h.FailMessage)
+		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+			return nil, err
+		}
+	}
+	return hs, nil
 }
 
 // RevokeDeleting asks the holders of a deleting replicator's jobs to give

@@ -97,9 +97,12 @@ func (s *Store) ListReplicators(ctx context.Context, account, prefix, after stri
 	if after < prefix {
 		after = ""
 	}
+	// Names are bytewise (COLLATE "C"), so the names with the prefix are
+	// exactly [prefix, upper): an index range, not a scan to the end.
+	upper := prefixUpperBound(prefix)
 	rows, err := s.pool.Query(ctx, `SELECT `+replicatorColumns+` FROM replicators
-		WHERE account_id = $1 AND name >= $2 AND left(name, length($2)) = $2 AND name > $3
-		ORDER BY name LIMIT $4`, account, prefix, after, limit)
+		WHERE account_id = $1 AND name >= $2 AND ($5 = '' OR name < $5) AND name > $3
+		ORDER BY name LIMIT $4`, account, prefix, after, limit, upper)
 	if err != nil {
 		return nil, err
 	}
@@ -113,6 +116,19 @@ func (s *Store) ListReplicators(ctx context.Context, account, prefix, after stri
 		out = append(out, r)
 	}
 	return out, rows.Err()
+}
+
+// prefixUpperBound returns the smallest string greater than every string
+// with prefix p ("" when there is none, or p is empty).
+func prefixUpperBound(p string) string {
+	b := []byte(p)
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] < 0xff {
+			b[i]++
+			return string(b[:i+1])
+		}
+	}
+	return ""
 }
 
 // UpdateFunc changes a replicator in place inside UpdateReplicator.
