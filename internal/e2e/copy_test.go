@@ -79,6 +79,28 @@ func TestCopyKeepsRecordsInOrder(t *testing.T) {
 	if string(got[len(got)-1].Value) != "later" && len(got) != 301 {
 		t.Fatalf("late record missing")
 	}
+	// The MSK-named metrics moved with the traffic.
+	labels := map[string]string{"replicator": "copy", "account": key.AccountID}
+	topicLabels := map[string]string{"replicator": "copy", "account": key.AccountID, "topic": "orders"}
+	for name, want := range map[string]float64{
+		"replicator_replicated_records_total":    301,
+		"replicator_replicated_bytes_total":      1,
+		"replicator_bytes_in_total":              1,
+		"replicator_topics":                      1,
+		"replicator_cluster_ping_success":        2,
+		"replicator_replication_latency_seconds": 0.001,
+	} {
+		l := labels
+		if name == "replicator_replicated_records_total" || name == "replicator_replicated_bytes_total" || name == "replicator_replication_latency_seconds" {
+			l = topicLabels
+		}
+		eventually(t, 5*time.Second, name, func() error {
+			if v := e.metric(name, l); v < want {
+				return fmt.Errorf("%s = %v, want at least %v", name, v, want)
+			}
+			return nil
+		})
+	}
 	eventually(t, 10*time.Second, "status: 3 partitions, no lag, 301 records", func() error {
 		st := e.status(arn)
 		sum := st["summary"].(map[string]any)

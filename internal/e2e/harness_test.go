@@ -5,9 +5,11 @@
 package e2e
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskafka "github.com/aws/aws-sdk-go-v2/service/kafka"
 	"github.com/aws/aws-sdk-go-v2/service/kafka/types"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -77,6 +81,8 @@ var key = sigv4.Key{AccessKeyID: "AKIDE2EE2EE2EE2EE2E0", SecretAccessKey: "e2e-s
 
 type env struct {
 	t        *testing.T
+	reg      *prometheus.Registry
+	logs     *syncBuffer
 	url      string
 	store    *postgres.Store
 	sdk      *awskafka.Client
@@ -126,13 +132,21 @@ func newEnv(t *testing.T, opts ...option) *env {
 	}
 	t.Cleanup(dst.Close)
 
+	logs := &syncBuffer{}
+	var logw io.Writer = logs
+	if os.Getenv("E2E_LOG") != "" {
+		logw = io.MultiWriter(logs, os.Stderr)
+	}
+	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := api.NewServer(api.Config{Region: "us-east-1", Store: store, Fleet: store, WorkerToken: token, LeaseTTL: 3 * time.Second,
-		Auth: api.SigV4(sigv4.NewVerifier("us-east-1", "kafka", []sigv4.Key{key})), Secrets: files, Catalog: files})
+		Auth: api.SigV4(sigv4.NewVerifier("us-east-1", "kafka", []sigv4.Key{key})), Secrets: files, Catalog: files, Logger: log})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
-	go scheduler.New(store, scheduler.Config{LeaseTTL: 3 * time.Second, Tick: 100 * time.Millisecond, FailAfter: failAfter}).Run(ctx)
-	e := &env{t: t, url: srv.URL, store: store, files: files, src: src, dst: dst,
+	go scheduler.New(store, scheduler.Config{LeaseTTL: 3 * time.Second, Tick: 100 * time.Millisecond, FailAfter: failAfter, Logger: log}).Run(ctx)
+	reg := prometheus.NewRegistry()
+	metrics := kafka.NewMetrics(reg)
+	e := &env{t: t, reg: reg, logs: logs, url: srv.URL, store: store, files: files, src: src, dst: dst,
 		sdk: awskafka.New(awskafka.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 			Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")})}
 	done := make(chan struct{}, o.workers)
@@ -141,11 +155,7 @@ func newEnv(t *testing.T, opts ...option) *env {
 		if err != nil {
 			t.Fatal(err)
 		}
-		log := slog.New(slog.DiscardHandler)
-		if os.Getenv("E2E_LOG") != "" {
-			log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
-		}
-		engine := kafka.New(kafka.Config{Secrets: files, Clusters: files, Checkpoints: client.Mappings, Logger: log,
+		engine := kafka.New(kafka.Config{Secrets: files, Clusters: files, Checkpoints: client.Mappings, Logger: log, Metrics: metrics,
 			DiscoveryInterval: 200 * time.Millisecond, SyncInterval: 500 * time.Millisecond})
 		w := workers.New(workers.Config{ID: fmt.Sprintf("w%d", i+1), ControlPlane: client, Engine: engine, Logger: log,
 			AcquireInterval: 200 * time.Millisecond})
@@ -334,4 +344,59 @@ func (e *env) readAll(c *kfake.Cluster, topic string, count int, within time.Dur
 
 type kgoCluster struct{ k *kfake.Cluster }
 
-func kadmOf(e *env, c *kfake.Cluster, opts ...kgo.Opt) *kadm.Client { return kadm.NewClient(e.client(c, opts...)) }
+// syncBuffer collects every log line of the system under test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// metric returns the sum of a metric family's values whose labels include
+// want (all of them), from the workers' registry.
+func (e *env) metric(name string, want map[string]string) float64 {
+	e.t.Helper()
+	mfs, err := e.reg.Gather()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	sum := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			labels := map[string]string{}
+			for _, l := range m.GetLabel() {
+				labels[l.GetName()] = l.GetValue()
+			}
+			for k, v := range want {
+				if labels[k] != v {
+					continue next
+				}
+			}
+			switch {
+			case m.Counter != nil:
+				sum += m.Counter.GetValue()
+			case m.Gauge != nil:
+				sum += m.Gauge.GetValue()
+			}
+		}
+	}
+	return sum
+}
+
+func kadmOf(e *env, c *kfake.Cluster, opts ...kgo.Opt) *kadm.Client {
+	return kadm.NewClient(e.client(c, opts...))
+}

@@ -149,6 +149,17 @@ func TestSASLScramTarget(t *testing.T) {
 	if code := aws.ToString(d.StateInfo.Code); code != "TargetAuthenticationFailed" {
 		t.Fatalf("stateInfo %s: %s", code, aws.ToString(d.StateInfo.Message))
 	}
+	if e.metric("replicator_auth_errors_total", map[string]string{"replicator": "scram-bad"}) < 1 {
+		t.Fatal("replicator_auth_errors_total did not count the refused authentication")
+	}
+	if e.metric("replicator_cluster_ping_success", map[string]string{"replicator": "scram-bad", "cluster_alias": alias(dstCluster)}) != 0 {
+		t.Fatal("the refused target is reported healthy")
+	}
+	if logs := e.logs.String(); strings.Contains(logs, "s3cret-pass") || strings.Contains(logs, "wrong-pass") {
+		t.Fatal("a password appears in the logs")
+	} else if !strings.Contains(logs, "TargetAuthenticationFailed") {
+		t.Fatal("the logs do not show the authentication failure (are logs captured?)")
+	}
 	for _, arn := range []string{good, bad} {
 		for _, body := range []string{fmt.Sprintf("%+v", e.describe(arn)), fmt.Sprint(e.status(arn))} {
 			if strings.Contains(body, "s3cret-pass") || strings.Contains(body, "wrong-pass") {
