@@ -383,7 +383,7 @@ func (s *Store) ReportTopology(ctx context.Context, t fleet.Topology) (added, re
 
 // ReplicatorSpec returns what a worker needs to run a replicator's jobs.
 func (s *Store) ReplicatorSpec(ctx context.Context, id string) (*fleet.ReplicatorSpec, error) {
-	r, err := scanReplicator(s.pool.QueryRow(ctx, `SELECT `+replicatorColumns+` FROM replicators WHERE id = $1`, id))
+	r, err := scanReplicator(s.pool.QueryRow(ctx, `SELECT `+replicatorColumns+` FROM replicators WHERE id = $1`, id), s.specs)
 	if err != nil {
 		return nil, err
 	}

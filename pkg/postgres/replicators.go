@@ -18,7 +18,10 @@ const MaxTags = 50
 const replicatorColumns = `id, account_id, name, arn, description, service_execution_role_arn, spec, tags,
 	state, state_code, state_message, current_version, spec_version, created_at`
 
-func scanReplicator(row pgx.Row) (*replicator.Replicator, error) {
+// scanReplicator reads one replicator row. With a cache, a spec already
+// decoded at the same spec version is shared instead of decoded again; such
+// a replicator's Spec must not be modified (read paths only).
+func scanReplicator(row pgx.Row, cache *specCache) (*replicator.Replicator, error) {
 	var (
 		r          replicator.Replicator
 		id, arn    string
@@ -36,8 +39,13 @@ func scanReplicator(row pgx.Row) (*replicator.Replicator, error) {
 	if r.ARN, err = replicator.ParseARN(arn); err != nil {
 		return nil, fmt.Errorf("stored ARN %q: %w", arn, err)
 	}
-	if err := json.Unmarshal(spec, &r.Spec); err != nil {
-		return nil, fmt.Errorf("stored spec of %s: %w", arn, err)
+	if cached, ok := cache.get(id, r.SpecVersion); ok {
+		r.Spec = cached
+	} else {
+		if err := json.Unmarshal(spec, &r.Spec); err != nil {
+			return nil, fmt.Errorf("stored spec of %s: %w", arn, err)
+		}
+		cache.put(id, r.SpecVersion, r.Spec)
 	}
 	if err := json.Unmarshal(tags, &r.Tags); err != nil {
 		return nil, fmt.Errorf("stored tags of %s: %w", arn, err)
@@ -88,7 +96,7 @@ func recordEvent(ctx context.Context, tx pgx.Tx, id string, st replicator.State,
 // GetReplicator returns the account's replicator with the given ARN.
 func (s *Store) GetReplicator(ctx context.Context, account, arn string) (*replicator.Replicator, error) {
 	return scanReplicator(s.pool.QueryRow(ctx,
-		`SELECT `+replicatorColumns+` FROM replicators WHERE arn = $1 AND account_id = $2`, arn, account))
+		`SELECT `+replicatorColumns+` FROM replicators WHERE arn = $1 AND account_id = $2`, arn, account), s.specs)
 }
 
 // ListReplicators returns up to limit replicators of the account whose
@@ -109,7 +117,7 @@ func (s *Store) ListReplicators(ctx context.Context, account, prefix, after stri
 	defer rows.Close()
 	var out []*replicator.Replicator
 	for rows.Next() {
-		r, err := scanReplicator(rows)
+		r, err := scanReplicator(rows, s.specs)
 		if err != nil {
 			return nil, err
 		}
@@ -142,7 +150,7 @@ func (s *Store) UpdateReplicator(ctx context.Context, account, arn, version, new
 	var out *replicator.Replicator
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		r, err := scanReplicator(tx.QueryRow(ctx,
-			`SELECT `+replicatorColumns+` FROM replicators WHERE arn = $1 AND account_id = $2 FOR UPDATE`, arn, account))
+			`SELECT `+replicatorColumns+` FROM replicators WHERE arn = $1 AND account_id = $2 FOR UPDATE`, arn, account), nil)
 		if err != nil {
 			return err
 		}
@@ -184,7 +192,7 @@ func (s *Store) DeleteReplicator(ctx context.Context, account, arn, version stri
 	var out *replicator.Replicator
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		r, err := scanReplicator(tx.QueryRow(ctx,
-			`SELECT `+replicatorColumns+` FROM replicators WHERE arn = $1 AND account_id = $2 FOR UPDATE`, arn, account))
+			`SELECT `+replicatorColumns+` FROM replicators WHERE arn = $1 AND account_id = $2 FOR UPDATE`, arn, account), nil)
 		if err != nil {
 			return err
 		}

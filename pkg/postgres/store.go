@@ -4,17 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/openreplicator/replicator/pkg/replicator"
 )
 
 // Store is the Postgres-backed store. All its methods are safe for
 // concurrent use; several `serve` replicas may share one database.
 type Store struct {
-	pool *pgxpool.Pool
+	pool  *pgxpool.Pool
+	specs *specCache
 }
 
 // Open connects to url and checks the connection.
@@ -27,7 +31,7 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
-	s := &Store{pool: pool}
+	s := &Store{pool: pool, specs: newSpecCache(20_000)}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pool.Ping(pctx); err != nil {
@@ -72,4 +76,42 @@ func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 func isUniqueViolation(err error) bool {
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && pe.Code == "23505"
+}
+
+// specCache keeps decoded specs by replicator ID and spec version: a spec
+// never changes without its version, and decoding it is most of the CPU of
+// a read. Bounded: when full it starts over.
+type specCache struct {
+	mu  sync.Mutex
+	max int
+	m   map[specKey]replicator.Spec
+}
+
+type specKey struct {
+	id      string
+	version int64
+}
+
+func newSpecCache(max int) *specCache { return &specCache{max: max, m: map[specKey]replicator.Spec{}} }
+
+func (c *specCache) get(id string, version int64) (replicator.Spec, bool) {
+	if c == nil {
+		return replicator.Spec{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.m[specKey{id, version}]
+	return s, ok
+}
+
+func (c *specCache) put(id string, version int64, s replicator.Spec) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[specKey{id, version}] = s
 }
