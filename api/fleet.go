@@ -28,6 +28,7 @@ type FleetStore interface {
 	Jobs(ctx context.Context, replicatorID string) ([]postgres.JobStatus, error)
 	Events(ctx context.Context, id string, limit int) ([]postgres.Event, error)
 	MappingPoints(ctx context.Context, replicatorID string, perPartition int) ([]fleet.MappingPoint, error)
+	Gauges(ctx context.Context, ttl time.Duration) (postgres.FleetGauges, error)
 }
 
 type fleetMetrics struct {
@@ -56,6 +57,7 @@ func (s *server) mountFleet(r chi.Router) {
 		return
 	}
 	s.fleetMetrics = newFleetMetrics(s.Registry)
+	s.Registry.MustRegister(&fleetCollector{s: s})
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireWorkerToken)
 		r.Post("/internal/v1/acquire", s.internal(s.handleAcquire))
@@ -211,4 +213,38 @@ func (s *server) handleWorkers(w http.ResponseWriter, r *http.Request, _ []byte)
 	}
 	encode(w, http.StatusOK, map[string]any{"workers": ws})
 	return nil
+}
+
+// fleetCollector exports, at scrape time, each live worker's heartbeat age
+// and each replicator's lag as the workers last reported it. Every serve
+// replica reports the same figures: they come from the database.
+type fleetCollector struct{ s *server }
+
+var (
+	heartbeatAgeDesc = prometheus.NewDesc("replicator_worker_heartbeat_age_seconds",
+		"Seconds since each live worker was last heard from.", []string{"worker"}, nil)
+	fleetLagDesc = prometheus.NewDesc("replicator_fleet_message_lag",
+		"Records each replicator is behind its sources, summed over its partitions as the workers last reported (MessageLag).",
+		[]string{"replicator", "account"}, nil)
+)
+
+func (c *fleetCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- heartbeatAgeDesc
+	ch <- fleetLagDesc
+}
+
+func (c *fleetCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	g, err := c.s.Fleet.Gauges(ctx, c.s.LeaseTTL)
+	if err != nil {
+		c.s.Logger.Warn("api: fleet gauges unavailable", "err", err)
+		return
+	}
+	for w, age := range g.HeartbeatAge {
+		ch <- prometheus.MustNewConstMetric(heartbeatAgeDesc, prometheus.GaugeValue, age, w)
+	}
+	for _, l := range g.Lag {
+		ch <- prometheus.MustNewConstMetric(fleetLagDesc, prometheus.GaugeValue, float64(l.Lag), l.Name, l.AccountID)
+	}
 }

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"encoding"
 	"encoding/json"
 	"go/ast"
@@ -62,8 +63,15 @@ var wireFiles = []string{"wire.go", "status.go"}
 const testWorkerToken = "test-worker-token"
 
 // nilFleet is a fleet store that must never be called: with it the server
-// mounts the extensions (Config.Fleet != nil).
-var nilFleet api.FleetStore = (*postgres.Store)(nil)
+// mounts the extensions (Config.Fleet != nil). Only the scrape-time gauges
+// answer (empty), since gathering the registry collects them.
+var nilFleet api.FleetStore = noGauges{}
+
+type noGauges struct{ *postgres.Store }
+
+func (noGauges) Gauges(context.Context, time.Duration) (postgres.FleetGauges, error) {
+	return postgres.FleetGauges{}, nil
+}
 
 // awsOperations are the MSK Replicator operations, with the method, URI and
 // success code the AWS API defines for them.

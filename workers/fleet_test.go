@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -249,6 +252,33 @@ func TestRunningSoonAfterCreate(t *testing.T) {
 	if v := f.sim.Violations(); len(v) > 0 {
 		t.Fatal(v)
 	}
+	// The control plane's metrics show the fleet at work.
+	eventually(t, 5*time.Second, "fleet metrics", func() bool {
+		resp, err := http.Get(f.url + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body := string(b)
+		return metricAtLeast(body, `replicator_fleet_message_lag{account="333333333333",replicator="quick"}`, 1) &&
+			metricAtLeast(body, `replicator_worker_heartbeat_age_seconds{worker="w1"}`, 0) &&
+			metricAtLeast(body, `replicator_leases_granted_total`, 7) &&
+			metricAtLeast(body, `replicator_worker_heartbeats_total`, 1) &&
+			metricAtLeast(body, `replicator_lease_renewals_total`, 7)
+	})
+}
+
+// metricAtLeast reports whether the exposition text has series at a value
+// of at least min.
+func metricAtLeast(body, series string, min float64) bool {
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, series+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			return err == nil && f >= min
+		}
+	}
+	return false
 }
 
 func TestKilledWorkerJobsMove(t *testing.T) {

@@ -571,3 +571,50 @@ func (s *Store) Jobs(ctx context.Context, replicatorID string) ([]JobStatus, err
 		return js, nil
 	})
 }
+
+// FleetGauges are the fleet figures the control plane exports at scrape
+// time: each live worker's heartbeat age, and each replicator's lag as its
+// workers last reported it.
+type FleetGauges struct {
+	HeartbeatAge map[string]float64 // worker → seconds since it was last heard from
+	Lag          []ReplicatorLag
+}
+
+// ReplicatorLag is a replicator's total lag in records.
+type ReplicatorLag struct {
+	Name, AccountID string
+	Lag             int64
+	Partitions      int
+}
+
+// Gauges reads the fleet figures.
+func (s *Store) Gauges(ctx context.Context, ttl time.Duration) (FleetGauges, error) {
+	g := FleetGauges{HeartbeatAge: map[string]float64{}}
+	rows, err := s.pool.Query(ctx, `SELECT id, EXTRACT(EPOCH FROM statement_timestamp() - last_seen)::float8
+		FROM workers WHERE last_seen > statement_timestamp() - $1::interval`, interval(ttl))
+	if err != nil {
+		return g, err
+	}
+	for rows.Next() {
+		var id string
+		var age float64
+		if err := rows.Scan(&id, &age); err != nil {
+			rows.Close()
+			return g, err
+		}
+		g.HeartbeatAge[id] = age
+	}
+	rows.Close()
+	rows, err = s.pool.Query(ctx, `SELECT r.name, r.account_id,
+			COALESCE(sum((j.progress->>'lag')::bigint), 0), count(j.id)
+		FROM replicators r JOIN jobs j ON j.replicator_id = r.id AND j.kind = 'partition'
+		WHERE r.state <> 'DELETING' GROUP BY r.id`)
+	if err != nil {
+		return g, err
+	}
+	g.Lag, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (ReplicatorLag, error) {
+		var l ReplicatorLag
+		return l, row.Scan(&l.Name, &l.AccountID, &l.Lag, &l.Partitions)
+	})
+	return g, err
+}
