@@ -22,6 +22,7 @@ import (
 
 	"github.com/openreplicator/replicator/api"
 	"github.com/openreplicator/replicator/internal/pgtest"
+	"github.com/openreplicator/replicator/internal/testutil"
 	"github.com/openreplicator/replicator/internal/simengine"
 	"github.com/openreplicator/replicator/pkg/fleet"
 	"github.com/openreplicator/replicator/pkg/postgres"
@@ -32,25 +33,16 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-// scale stretches test deadlines on slow machines (REPLICATOR_TEST_TIME_SCALE).
-func scale(d time.Duration) time.Duration {
-	if f, err := strconv.ParseFloat(os.Getenv("REPLICATOR_TEST_TIME_SCALE"), 64); err == nil && f > 0 {
-		return time.Duration(float64(d) * f)
-	}
-	return d
-}
+var scale = testutil.Scale
 
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
-	start := time.Now()
-	deadline := start.Add(scale(within))
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s", what, scale(within))
+	return testutil.Eventually(t, within, what, func() error {
+		if cond() {
+			return nil
 		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return time.Since(start)
+		return errors.New("condition not met")
+	})
 }
 
 const token = "test-worker-token"

@@ -16,7 +16,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -33,6 +32,7 @@ import (
 
 	"github.com/openreplicator/replicator/api"
 	"github.com/openreplicator/replicator/internal/pgtest"
+	"github.com/openreplicator/replicator/internal/testutil"
 	"github.com/openreplicator/replicator/pkg/catalog"
 	"github.com/openreplicator/replicator/pkg/kafka"
 	"github.com/openreplicator/replicator/pkg/postgres"
@@ -44,28 +44,12 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
-func scale(d time.Duration) time.Duration {
-	if f, err := strconv.ParseFloat(os.Getenv("REPLICATOR_TEST_TIME_SCALE"), 64); err == nil && f > 0 {
-		return time.Duration(float64(d) * f)
-	}
-	return d
-}
+var scale = testutil.Scale
 
 // eventually polls cond until it holds or the (scaled) deadline passes.
 func eventually(t *testing.T, within time.Duration, what string, cond func() error) time.Duration {
 	t.Helper()
-	start := time.Now()
-	deadline := start.Add(scale(within))
-	for {
-		err := cond()
-		if err == nil {
-			return time.Since(start)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, scale(within), err)
-		}
-		time.Sleep(25 * time.Millisecond)
-	}
+	return testutil.Eventually(t, within, what, cond)
 }
 
 const (
