@@ -370,6 +370,17 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 
 	// 5. Phases.
 	cpuWatch := bench.CPUWatch{ServePid: servePid, PostmasterPid: postmaster}
+
+	// What the server costs with no requests at all (its scheduler's
+	// periodic work over all replicators).
+	idle0 := cpuWatch.Snap()
+	select {
+	case <-time.After(3 * time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	idle := cpuWatch.Usage(idle0, cpuWatch.Snap(), machine.NumCPU)
+	p.printf("idle: no requests for 3s: %s", idle)
 	rep := &bench.Report{
 		Command:    commandLine(),
 		Machine:    machine,
@@ -381,10 +392,20 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 	if external {
 		dbDesc = "PostgreSQL " + pgVersion + " at -database-url"
 	}
+	idleLine := ""
+	if idle.OK {
+		what := "API server"
+		if c.inProcess {
+			what = "apibench (with the API server)"
+		}
+		idleLine = fmt.Sprintf("Idle cost: with no requests for 3 s (after start-up), the %s used %.2f cores and PostgreSQL %.2f cores (the scheduler's periodic work over all %d replicators); this continues during every phase below",
+			what, map[bool]float64{true: idle.Self, false: idle.Serve}[c.inProcess], idle.Postgres, len(arns))
+	}
 	rep.Setup = []string{
 		fmt.Sprintf("Data: %d replicators in one account (2 apacheKafkaCluster clusters with SCRAM+TLS, 1 replication info, 4 tags), inserted through postgres.Store.CreateReplicator in %.1fs, then VACUUM ANALYZE", len(arns), seedTime.Seconds()),
 		"Database: " + dbDesc + "; API and pgbench use the same server",
 		serverDesc + "; pgx pool max 16 connections",
+		idleLine,
 		fmt.Sprintf("Load: %d closed-loop workers over keep-alive HTTP/1.1, each request SigV4-signed (derived key cached per day); %s warm-up then %s measured per phase; phases run one after another; load generator, API and PostgreSQL share the %d CPUs", c.clients, c.warmup, c.duration, machine.NumCPU),
 	}
 
