@@ -4,7 +4,7 @@ BIN      ?= bin/replicator
 FUZZTIME ?= 15s
 
 .DEFAULT_GOAL := help
-.PHONY: help build dev test test-fuzz test-clients test-secretsmanager lint bench bench-api bench-fleet migrate clean
+.PHONY: help build dev test test-fuzz test-clients test-secretsmanager test-console lint bench bench-api bench-fleet migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -23,6 +23,9 @@ test-fuzz: ## run every fuzz target for FUZZTIME each
 
 test-clients: ## AWS CLI, boto3, the JavaScript SDK and the dev demo against a running server
 	bash test/clients/run.sh
+
+test-console: ## the web console in headless Chromium (screenshot: test/console/artifacts/console.png)
+	bash test/console/run.sh
 
 test-secretsmanager: ## secret resolution against a Secrets-Manager-compatible server (moto)
 	bash test/secretsmanager/run.sh

@@ -5,6 +5,8 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/openreplicator/replicator/api/console"
 )
 
 // routes is the whole HTTP surface on one screen. The replicator and tag
@@ -17,6 +19,7 @@ func (s *server) routes() http.Handler {
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
 	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	r.Method(http.MethodGet, "/console*", http.StripPrefix("/console", console.Handler())) // the web console (/console redirects to /console/)
 
 	// The eight AWS operations (SigV4-signed).
 	r.Method(http.MethodPost, "/replication/v1/replicators", s.aws("CreateReplicator", s.createReplicator))

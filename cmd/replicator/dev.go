@@ -171,6 +171,7 @@ func printDemo(w io.Writer, endpoint, region, akid, secret, account, srcAddr, ds
 		fmt.Fprintf(w, "  access key      %s\n  secret key      %s\n  account         %s\n", akid, secret, account)
 	}
 	fmt.Fprintf(w, "  source cluster  %s  (topic \"orders\", 3 partitions)\n  target cluster  %s\n", srcAddr, dstAddr)
+	fmt.Fprintf(w, "  console         %s/console/\n", endpoint)
 	fmt.Fprintf(w, "  status          %s/replication/v1/replicators/<arn>/status (SigV4)\n\n", endpoint)
 	if akid == "" {
 		return

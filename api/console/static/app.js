@@ -67,6 +67,12 @@ function fmtMillis(ms) {
   if (ms < 1000) return `${nf0.format(ms)} ms`;
   return `${nf1.format(ms / 1000)} s`;
 }
+/** A checkpoint: the next source offset to copy, or Kafka's -2 (earliest) / -1 (latest) before the first. */
+function fmtOffset(n) {
+  if (n === -2) return "earliest";
+  if (n === -1) return "latest";
+  return fmtInt(n);
+}
 function fmtDate(s) {
   const d = new Date(s);
   return Number.isNaN(d.getTime()) ? s || "—" : dateFmt.format(d);
@@ -306,7 +312,7 @@ function showReplicator(arn) {
   const title = h("h1", { "data-testid": "replicator-name" }, arn.split("/")[1] || "Replicator");
   const badge = h("span", {});
   const updated = h("span", { class: "live", "data-testid": "updated" }, "Loading…");
-  const meta = h("div", { class: "meta muted" }, h("span", { class: "arn" }, arn));
+  const meta = h("div", { class: "meta muted" });
   const stateAlert = h("div", { class: "alert alert-error", hidden: true, "data-testid": "replicator-state-info" });
 
   const stat = (id, label) => {
@@ -331,7 +337,7 @@ function showReplicator(arn) {
       h("div", { class: "card-head" }, h("h2", {}, label), h("div", { class: "chart-legend" }, now, peak)),
       canvas,
       h("div", { class: "muted small chart-foot" }, "Last 5 minutes, sampled every 2 s"));
-    return { card, chart: new LineChart(canvas, { color, format, windowMs: WINDOW_MS, gapMs: 3 * POLL_MS + 1000 }), now, peak, format };
+    return { card, chart: new LineChart(canvas, { color, format, windowMs: WINDOW_MS, gapMs: 3 * POLL_MS + 1000, minStep: 1 }), now, peak, format };
   };
   const lagChart = chartCard("lag", "Total lag (records)", "#d97706", fmtShort);
   const rpsChart = chartCard("records-per-sec", "Throughput (records/s)", "#2563eb", fmtShort);
@@ -342,7 +348,7 @@ function showReplicator(arn) {
 
   app.replaceChildren(
     h("nav", { class: "crumbs" }, h("a", { href: "#/replicators" }, "Replicators"), h("span", {}, "/"), h("span", {}, arn.split("/")[1] || arn)),
-    h("div", { class: "page-head" }, h("div", {}, h("div", { class: "title-row" }, title, badge), meta), updated),
+    h("div", { class: "page-head" }, h("div", {}, h("div", { class: "title-row" }, title, badge), meta, h("div", { class: "arn" }, arn)), updated),
     banner,
     stateAlert,
     h("section", { class: "stats" }, Object.values(stats).map((s) => s.el)),
@@ -396,9 +402,7 @@ function showReplicator(arn) {
         meta.replaceChildren(
           h("span", {}, pairs.join(", ") || "—"),
           h("span", { class: "dot" }, "·"),
-          h("span", {}, `created ${fmtDate(d.creationTime)}`),
-          h("span", { class: "dot" }, "·"),
-          h("span", { class: "arn" }, arn));
+          h("span", {}, `created ${fmtDate(d.creationTime)}`));
       }, () => { described = false; });
     }
 
@@ -408,8 +412,8 @@ function showReplicator(arn) {
     stats.rps.sub.textContent = `${fmtBytes(s.bytesPerSec)}/s`;
     stats.copied.value.textContent = fmtInt(s.recordsCopied);
     stats.copied.sub.textContent = `across ${fmtInt(s.partitions)} partition${s.partitions === 1 ? "" : "s"}`;
-    stats.latency.value.textContent = fmtMillis(s.maxLatencyMillis);
-    stats.latency.sub.textContent = "source append → target ack";
+    stats.latency.value.textContent = s.recordsCopied > 0 || s.maxLatencyMillis > 0 ? fmtMillis(s.maxLatencyMillis) : "—";
+    stats.latency.sub.textContent = "slowest partition";
     stats.jobs.value.textContent = `${fmtInt(s.leasedJobs)} / ${fmtInt(s.jobs)}`;
     stats.jobs.sub.textContent = s.leasedJobs === s.jobs ? "all jobs have a worker" : `${fmtInt((s.jobs || 0) - (s.leasedJobs || 0))} waiting for a worker`;
     stats.workers.value.textContent = fmtInt(s.workers);
@@ -448,11 +452,11 @@ function renderJobs(jobs, partitions, otherJobs, now) {
       const first = j.topic !== lastTopic;
       lastTopic = j.topic;
       rows.push(h("tr", { "data-testid": "partition-row", "data-topic": j.topic, "data-partition": String(j.partition), class: first ? "group-start" : "" },
-        h("td", {}, first ? h("span", { class: "topic" }, j.topic) : "", first && p?.targetTopic ? h("div", { class: "muted small" }, `→ ${p.targetTopic}`) : ""),
+        h("td", {}, first ? h("span", { class: "topic" }, j.topic) : "", first && p?.targetTopic ? h("div", { class: "muted small target-topic" }, `→ ${p.targetTopic}`) : ""),
         h("td", { class: "num" }, String(j.partition)),
         h("td", {}, j.owner ? h("span", { class: "owner" }, j.owner) : h("span", { class: "muted" }, "unassigned"),
           j.error ? h("div", { class: "job-error", title: j.error.message }, `${j.error.code}: ${j.error.message}`) : ""),
-        h("td", { class: "num", "data-col": "checkpoint" }, fmtInt(j.checkpoint)),
+        h("td", { class: "num", "data-col": "checkpoint" }, fmtOffset(j.checkpoint)),
         h("td", { class: "num", "data-col": "lag" }, fmtInt(p?.lag)),
         h("td", { class: "num", "data-col": "latency" }, p ? fmtMillis(p.latencyMillis) : "—"),
         h("td", { class: "num", "data-col": "records-per-sec" }, p ? fmtRate(p.recordsPerSec) : "—"),
@@ -466,7 +470,7 @@ function renderJobs(jobs, partitions, otherJobs, now) {
       h("tbody", {}, rows)));
   }
   otherJobs.replaceChildren(...others.map((j) => h("div", { class: "other-job muted small" },
-    h("span", { class: "kind" }, `${j.kind} job`), " · ",
+    h("span", { class: "kind" }, `${j.kind[0].toUpperCase()}${j.kind.slice(1)} job`), " · ",
     j.owner ? `worker ${j.owner}` : "unassigned",
     j.heartbeatAt ? ` · heartbeat ${fmtAgo(j.heartbeatAt, now)}` : "",
     j.error ? h("span", { class: "job-error" }, ` · ${j.error.code}: ${j.error.message}`) : "")));

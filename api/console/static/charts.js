@@ -20,10 +20,12 @@ function niceStep(x) {
 export class LineChart {
   /**
    * canvas: the <canvas> to draw on (sized by CSS)
-   * options: { color, format (value → short label), windowMs, gapMs, emptyText }
+   * options: { color, format (value → short label), windowMs, gapMs,
+   *            minStep (smallest y tick step, 1 for counts), emptyText }
    */
-  constructor(canvas, { color = "#2563eb", format = String, windowMs = 5 * MINUTE, gapMs = 10_000, emptyText = "Waiting for data…" } = {}) {
+  constructor(canvas, { color = "#2563eb", format = String, windowMs = 5 * MINUTE, gapMs = 10_000, minStep = 0, emptyText = "Waiting for data…" } = {}) {
     this.canvas = canvas;
+    this.minStep = minStep;
     this.color = color;
     this.format = format;
     this.windowMs = windowMs;
@@ -69,10 +71,11 @@ export class LineChart {
     const t0 = now - this.windowMs;
     const visible = this.points.filter((p) => p.t >= t0 - this.gapMs);
 
-    // Y scale: 0 .. a round maximum above the largest visible value.
+    // Y scale: 0 .. a round maximum above the largest visible value, with
+    // at least four steps.
     const maxV = Math.max(0, ...visible.map((p) => p.v));
-    const step = niceStep((maxV || 1) / 4);
-    const top = Math.max(step * Math.ceil((maxV * 1.05) / step), step);
+    const step = Math.max(niceStep(maxV / 4), this.minStep);
+    const top = Math.max(step * Math.ceil((maxV * 1.05) / step), step * 4);
     const ticks = [];
     for (let v = 0; v <= top + step / 2; v += step) ticks.push(v);
 
