@@ -4,7 +4,7 @@ BIN      ?= bin/replicator
 FUZZTIME ?= 15s
 
 .DEFAULT_GOAL := help
-.PHONY: help build dev test test-fuzz test-clients test-secretsmanager test-console lint bench bench-api bench-fleet migrate clean
+.PHONY: help build dev test test-fuzz test-clients test-secretsmanager test-console test-kafka test-integration kafka-up kafka-down lint bench bench-api bench-fleet migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -24,6 +24,17 @@ test-fuzz: ## run every fuzz target for FUZZTIME each
 test-clients: ## AWS CLI, boto3, the JavaScript SDK and the dev demo against a running server
 	bash test/clients/run.sh
 
+test-kafka: ## integration suite against two real Apache Kafka 4.1 clusters (jars from Maven Central)
+	bash test/kafka/integration.sh
+
+test-integration: test-kafka ## the same as test-kafka
+
+kafka-up: ## start the suite's two real Kafka clusters (fetches the jars once)
+	bash test/kafka/kafka.sh fetch && bash test/kafka/kafka.sh up
+
+kafka-down: ## stop them and remove their data
+	bash test/kafka/kafka.sh down
+
 test-console: ## the web console in headless Chromium (screenshot: test/console/artifacts/console.png)
 	bash test/console/run.sh
 
@@ -32,6 +43,7 @@ test-secretsmanager: ## secret resolution against a Secrets-Manager-compatible s
 
 lint: ## go vet and gofmt
 	$(GO) vet ./...
+	$(GO) vet -tags integration ./internal/integration/
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 bench: bench-api bench-fleet ## API and fleet benchmarks (print tables)
