@@ -22,8 +22,8 @@ import (
 
 	"github.com/openreplicator/replicator/api"
 	"github.com/openreplicator/replicator/internal/pgtest"
-	"github.com/openreplicator/replicator/internal/testutil"
 	"github.com/openreplicator/replicator/internal/simengine"
+	"github.com/openreplicator/replicator/internal/testutil"
 	"github.com/openreplicator/replicator/pkg/fleet"
 	"github.com/openreplicator/replicator/pkg/postgres"
 	"github.com/openreplicator/replicator/pkg/scheduler"
