@@ -183,6 +183,7 @@ type spec struct {
 	srcBootstrap    string
 	dstSecret       string
 	reverse         bool // from the env's target cluster to its source
+	syncMode        types.ConsumerGroupOffsetSyncMode
 }
 
 func (e *env) create(s spec) string {
@@ -233,7 +234,8 @@ func (e *env) create(s spec) string {
 				CopyAccessControlListsForTopics: aws.Bool(s.copyACLs),
 				DetectAndCopyNewTopics:          aws.Bool(s.detectNewTopics)},
 			ConsumerGroupReplication: &types.ConsumerGroupReplication{ConsumerGroupsToReplicate: s.groups,
-				SynchroniseConsumerGroupOffsets: aws.Bool(s.syncGroups), DetectAndCopyNewConsumerGroups: aws.Bool(true)},
+				SynchroniseConsumerGroupOffsets: aws.Bool(s.syncGroups), DetectAndCopyNewConsumerGroups: aws.Bool(true),
+				ConsumerGroupOffsetSyncMode: s.syncMode},
 		}},
 	})
 	if err != nil {
