@@ -131,7 +131,7 @@ touch "$WORK/aws-config" "$WORK/aws-credentials"
 export AWS_CONFIG_FILE="$WORK/aws-config"
 export AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
 export AWS_EC2_METADATA_DISABLED=true
-export MOTO_URL
+export MOTO_URL REPLICATOR_REQUIRE_MOTO=1
 export AWS_ENDPOINT_URL_SECRETS_MANAGER=$MOTO_URL
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1
 
