@@ -41,11 +41,13 @@ func scanReplicator(row pgx.Row, cache *specCache) (*replicator.Replicator, erro
 	}
 	if cached, ok := cache.get(id, r.SpecVersion); ok {
 		r.Spec = cached
+	} else if spec == nil {
+		return nil, errSpecNotCached // the query left it out, and the cache lost it since
 	} else {
 		if err := json.Unmarshal(spec, &r.Spec); err != nil {
 			return nil, fmt.Errorf("stored spec of %s: %w", arn, err)
 		}
-		cache.put(id, r.SpecVersion, r.Spec)
+		cache.put(id, arn, r.SpecVersion, r.Spec)
 	}
 	if err := json.Unmarshal(tags, &r.Tags); err != nil {
 		return nil, fmt.Errorf("stored tags of %s: %w", arn, err)
@@ -94,10 +96,23 @@ func recordEvent(ctx context.Context, tx pgx.Tx, id string, st replicator.State,
 }
 
 // GetReplicator returns the account's replicator with the given ARN.
+//
+// The spec is the bulk of a row; when this process already holds the
+// replicator's current spec, the query does not send it again.
 func (s *Store) GetReplicator(ctx context.Context, account, arn string) (*replicator.Replicator, error) {
-	return scanReplicator(s.pool.QueryRow(ctx,
-		`SELECT `+replicatorColumns+` FROM replicators WHERE arn = $1 AND account_id = $2`, arn, account), s.specs)
+	known := s.specs.versionOf(arn)
+	r, err := scanReplicator(s.pool.QueryRow(ctx, `SELECT id, account_id, name, arn, description, service_execution_role_arn,
+			CASE WHEN spec_version = $3 THEN NULL ELSE spec END, tags,
+			state, state_code, state_message, current_version, spec_version, created_at
+		FROM replicators WHERE arn = $1 AND account_id = $2`, arn, account, known), s.specs)
+	if errors.Is(err, errSpecNotCached) {
+		return scanReplicator(s.pool.QueryRow(ctx,
+			`SELECT `+replicatorColumns+` FROM replicators WHERE arn = $1 AND account_id = $2`, arn, account), s.specs)
+	}
+	return r, err
 }
+
+var errSpecNotCached = errors.New("spec not cached")
 
 // ListReplicators returns up to limit replicators of the account whose
 // names start with prefix and sort after the name after, in name order.

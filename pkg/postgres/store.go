@@ -82,9 +82,10 @@ func isUniqueViolation(err error) bool {
 // never changes without its version, and decoding it is most of the CPU of
 // a read. Bounded: when full it starts over.
 type specCache struct {
-	mu  sync.Mutex
-	max int
-	m   map[specKey]replicator.Spec
+	mu    sync.Mutex
+	max   int
+	m     map[specKey]replicator.Spec
+	byARN map[string]int64 // the newest spec version cached for an ARN
 }
 
 type specKey struct {
@@ -92,7 +93,22 @@ type specKey struct {
 	version int64
 }
 
-func newSpecCache(max int) *specCache { return &specCache{max: max, m: map[specKey]replicator.Spec{}} }
+func newSpecCache(max int) *specCache {
+	return &specCache{max: max, m: map[specKey]replicator.Spec{}, byARN: map[string]int64{}}
+}
+
+// versionOf returns the spec version cached for arn, or -1.
+func (c *specCache) versionOf(arn string) int64 {
+	if c == nil {
+		return -1
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v, ok := c.byARN[arn]; ok {
+		return v
+	}
+	return -1
+}
 
 func (c *specCache) get(id string, version int64) (replicator.Spec, bool) {
 	if c == nil {
@@ -104,7 +120,7 @@ func (c *specCache) get(id string, version int64) (replicator.Spec, bool) {
 	return s, ok
 }
 
-func (c *specCache) put(id string, version int64, s replicator.Spec) {
+func (c *specCache) put(id, arn string, version int64, s replicator.Spec) {
 	if c == nil {
 		return
 	}
@@ -112,6 +128,10 @@ func (c *specCache) put(id string, version int64, s replicator.Spec) {
 	defer c.mu.Unlock()
 	if len(c.m) >= c.max {
 		clear(c.m)
+		clear(c.byARN)
 	}
 	c.m[specKey{id, version}] = s
+	if version > c.byARN[arn] {
+		c.byARN[arn] = version
+	}
 }
