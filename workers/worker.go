@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -103,11 +104,10 @@ type running struct {
 type Worker struct {
 	cfg   Config
 	log   *slog.Logger
-	ttl   time.Duration
+	ttl   atomic.Int64 // lease TTL in nanoseconds, as the control plane last said
 	mu    sync.Mutex
 	tasks map[int64]*running
 	specs map[string]*fleet.ReplicatorSpec
-	done  chan int64 // jobs whose drain and release finished
 	kick  chan struct{}
 	m     workerMetrics
 }
@@ -135,9 +135,9 @@ func New(cfg Config) *Worker {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	w := &Worker{cfg: cfg, log: cfg.Logger.With("worker", cfg.ID), ttl: 10 * time.Second,
-		tasks: map[int64]*running{}, specs: map[string]*fleet.ReplicatorSpec{},
-		done: make(chan int64, 64), kick: make(chan struct{}, 1)}
+	w := &Worker{cfg: cfg, log: cfg.Logger.With("worker", cfg.ID),
+		tasks: map[int64]*running{}, specs: map[string]*fleet.ReplicatorSpec{}, kick: make(chan struct{}, 1)}
+	w.ttl.Store(int64(10 * time.Second))
 	w.m = workerMetrics{
 		jobs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "replicator_worker_jobs",
 			Help: "Jobs this worker holds, by kind."}, []string{"kind"}),
@@ -156,37 +156,45 @@ func New(cfg Config) *Worker {
 func (w *Worker) ID() string { return w.cfg.ID }
 
 // Run works until ctx ends, then drains its jobs, checkpoints and releases
-// them.
+// them. Acquiring and heartbeating run on their own goroutines, so a slow
+// acquire can never delay a heartbeat (and cost the worker its leases).
 func (w *Worker) Run(ctx context.Context) error {
 	w.log.Info("worker: started")
-	acq := time.NewTicker(w.cfg.AcquireInterval)
-	defer acq.Stop()
-	hb := time.NewTimer(w.heartbeatInterval())
-	defer hb.Stop()
-	w.acquire(ctx)
-	for {
-		select {
-		case <-ctx.Done():
-			return w.shutdown(context.WithoutCancel(ctx))
-		case <-acq.C:
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(w.cfg.AcquireInterval)
+		defer t.Stop()
+		for {
 			w.acquire(ctx)
-		case <-w.kick:
-			w.heartbeat(ctx)
-			hb.Reset(w.heartbeatInterval())
-		case <-hb.C:
-			w.heartbeat(ctx)
-			hb.Reset(w.heartbeatInterval())
-		case id := <-w.done:
-			w.mu.Lock()
-			delete(w.tasks, id)
-			w.mu.Unlock()
-			w.updateGauges()
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
-	}
+	})
+	wg.Go(func() {
+		t := time.NewTimer(w.heartbeatInterval())
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-w.kick:
+			case <-t.C:
+			}
+			w.heartbeat(ctx)
+			t.Reset(w.heartbeatInterval())
+		}
+	})
+	wg.Wait()
+	return w.shutdown(context.WithoutCancel(ctx))
 }
 
+func (w *Worker) leaseTTL() time.Duration { return time.Duration(w.ttl.Load()) }
+
 func (w *Worker) heartbeatInterval() time.Duration {
-	return min(w.cfg.HeartbeatInterval, w.ttl/3)
+	return min(w.cfg.HeartbeatInterval, w.leaseTTL()/3)
 }
 
 func (w *Worker) acquire(ctx context.Context) {
@@ -199,7 +207,7 @@ func (w *Worker) acquire(ctx context.Context) {
 		return
 	}
 	if resp.LeaseTTLMillis > 0 {
-		w.ttl = time.Duration(resp.LeaseTTLMillis) * time.Millisecond
+		w.ttl.Store(int64(time.Duration(resp.LeaseTTLMillis) * time.Millisecond))
 	}
 	for _, l := range resp.Leases {
 		if err := w.start(ctx, l, sent); err != nil {
@@ -286,7 +294,7 @@ func (w *Worker) heartbeat(ctx context.Context) {
 		return
 	}
 	if resp.LeaseTTLMillis > 0 {
-		w.ttl = time.Duration(resp.LeaseTTLMillis) * time.Millisecond
+		w.ttl.Store(int64(time.Duration(resp.LeaseTTLMillis) * time.Millisecond))
 	}
 	w.mu.Lock()
 	for _, id := range resp.Renewed {
@@ -327,11 +335,12 @@ func (w *Worker) heartbeat(ctx context.Context) {
 // selfFence stops every job whose lease may have expired: a worker that
 // cannot renew must not go on writing.
 func (w *Worker) selfFence() {
-	margin := max(w.ttl/10, 500*time.Millisecond)
+	ttl := w.leaseTTL()
+	margin := max(ttl/10, 500*time.Millisecond)
 	w.mu.Lock()
 	var expired []*running
 	for id, r := range w.tasks {
-		if time.Since(r.renewedAt) > w.ttl-margin {
+		if time.Since(r.renewedAt) > ttl-margin {
 			expired = append(expired, r)
 			delete(w.tasks, id)
 		}
@@ -391,7 +400,12 @@ func (w *Worker) giveBack(ctx context.Context, r *running) {
 	}
 	r.cancel()
 	w.log.Info("worker: job given back", "job", r.lease.JobID)
-	w.done <- r.lease.JobID
+	w.mu.Lock()
+	if w.tasks[r.lease.JobID] == r {
+		delete(w.tasks, r.lease.JobID)
+	}
+	w.mu.Unlock()
+	w.updateGauges()
 }
 
 // shutdown drains every job and releases them all in one call, so that

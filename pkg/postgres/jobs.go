@@ -22,9 +22,12 @@ import (
 func interval(d time.Duration) string { return fmt.Sprintf("%d milliseconds", d.Milliseconds()) }
 
 // liveWindow is how recently a worker must have been seen to count as live
-// when jobs are shared out: a few heartbeats, and never more than the TTL.
-// A dead worker stops counting well before its leases expire.
-func liveWindow(ttl time.Duration) time.Duration { return min(ttl, 3*time.Second) }
+// when jobs are shared out: the lease TTL. A dead worker stops counting
+// when its leases expire (it was last seen at its last renewal); a worker
+// that stops gracefully is forgotten at once (Release with leaving). A
+// shorter window made the count collapse after any pause longer than it,
+// and the first worker to ask took everything.
+func liveWindow(ttl time.Duration) time.Duration { return ttl }
 
 // AcquireStats says what an acquire did, for metrics.
 type AcquireStats struct{ Granted, Moved int }
@@ -84,26 +87,22 @@ func (s *Store) Acquire(ctx context.Context, worker string, info map[string]stri
 		if total == 0 {
 			return nil
 		}
-		rows, err = tx.Query(ctx, `SELECT id, replicator_id::text FROM jobs
-			WHERE replicator_id = ANY($1::uuid[]) AND (owner IS NULL OR lease_expires_at < statement_timestamp())
-			ORDER BY kind, id
-			FOR UPDATE SKIP LOCKED LIMIT $2`, rids, total*4)
+		// Each replicator's free jobs up to its quota, locked in one
+		// statement; jobs other acquirers hold locks on are skipped.
+		quotas := make([]int32, len(rids))
+		for i, rid := range rids {
+			quotas[i] = int32(quota[rid])
+		}
+		rows, err = tx.Query(ctx, `SELECT f.id FROM unnest($1::uuid[], $2::int[]) AS q(rid, n),
+			LATERAL (SELECT id FROM jobs
+				WHERE replicator_id = q.rid AND (owner IS NULL OR lease_expires_at < statement_timestamp())
+				ORDER BY kind, id LIMIT q.n FOR UPDATE SKIP LOCKED) f
+			LIMIT $3`, rids, quotas, total)
 		if err != nil {
 			return err
 		}
-		var ids []int64
-		for rows.Next() {
-			var id int64
-			var rid string
-			if err := rows.Scan(&id, &rid); err != nil {
-				return err
-			}
-			if quota[rid] > 0 && len(ids) < total {
-				quota[rid]--
-				ids = append(ids, id)
-			}
-		}
-		if err := rows.Err(); err != nil {
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
 			return err
 		}
 		if len(ids) == 0 {
@@ -171,15 +170,25 @@ func (s *Store) Heartbeat(ctx context.Context, worker string, reports []fleet.Jo
 	if len(cpIDs) > 0 {
 		batch.Queue(checkpointSQL, worker, cpIDs, cpEpochs, cpOffsets, cpTargets)
 	}
-	batch.Queue(`UPDATE jobs j SET lease_expires_at = statement_timestamp() + $7::interval, heartbeat_at = statement_timestamp(),
+	// Rows are locked in id order (as the scheduler's statements do), so
+	// concurrent heartbeats and scheduler passes cannot deadlock.
+	batch.Queue(`WITH u AS (
+			SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::jsonb[], $6::jsonb[]) AS u(id, epoch, spec_version, status, progress)
+		), locked AS (
+			SELECT j.id FROM jobs j JOIN u ON u.id = j.id
+			WHERE j.owner = $1 AND j.epoch = u.epoch AND j.lease_expires_at > statement_timestamp()
+			ORDER BY j.id FOR UPDATE OF j
+		)
+		UPDATE jobs j SET lease_expires_at = statement_timestamp() + $7::interval, heartbeat_at = statement_timestamp(),
 			spec_version = u.spec_version, status = u.status, progress = u.progress
-		FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::jsonb[], $6::jsonb[]) AS u(id, epoch, spec_version, status, progress),
-			replicators r
-		WHERE j.id = u.id AND j.owner = $1 AND j.epoch = u.epoch AND j.lease_expires_at > statement_timestamp() AND r.id = j.replicator_id
+		FROM u, locked, replicators r
+		WHERE j.id = locked.id AND u.id = j.id AND j.owner = $1 AND j.epoch = u.epoch AND r.id = j.replicator_id
 		RETURNING j.id, j.revoke OR r.state = 'DELETING', r.id::text, r.spec_version, j.lease_expires_at`,
 		worker, ids, epochs, versions, statuses, progresses, interval(ttl))
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		br := tx.SendBatch(ctx, batch)
+	// A batch without BEGIN runs as one implicit transaction: one round
+	// trip instead of three.
+	err := func() error {
+		br := s.pool.SendBatch(ctx, batch)
 		defer br.Close()
 		for range batch.Len() - 1 {
 			if _, err := br.Exec(); err != nil {
@@ -216,25 +225,29 @@ func (s *Store) Heartbeat(ctx context.Context, worker string, reports []fleet.Jo
 			}
 		}
 		return br.Close()
-	})
+	}()
 	return res, err
 }
 
 // checkpointSQL stores checkpoints of partition jobs the worker still holds
-// under the same epoch with an unexpired lease, and records each new
-// mapping point. $5 holds the target offsets (-1: none reported).
+// under the same epoch with an unexpired lease, and records a mapping point
+// of a partition at most every 5 seconds (the checkpoint row itself is
+// always the newest point). $5 holds the target offsets (-1: none
+// reported).
 const checkpointSQL = `WITH u AS (
 		SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, epoch, next_offset, target_next)
 	), upd AS (
 		UPDATE checkpoints c SET next_offset = u.next_offset, updated_at = statement_timestamp(),
-			target_next_offset = CASE WHEN u.target_next >= 0 THEN u.target_next ELSE c.target_next_offset END
+			target_next_offset = CASE WHEN u.target_next >= 0 THEN u.target_next ELSE c.target_next_offset END,
+			mapping_at = CASE WHEN u.target_next >= 0 AND u.next_offset <> c.next_offset
+				AND c.mapping_at < statement_timestamp() - interval '5 seconds' THEN statement_timestamp() ELSE c.mapping_at END
 		FROM u, jobs j
 		WHERE j.id = u.id AND j.owner = $1 AND j.epoch = u.epoch AND j.lease_expires_at > statement_timestamp()
 			AND c.replicator_id = j.replicator_id AND c.topic = j.topic AND c.partition = j.partition
-		RETURNING c.replicator_id, c.topic, c.partition, c.next_offset, u.target_next
+		RETURNING c.replicator_id, c.topic, c.partition, c.next_offset, u.target_next, c.mapping_at = statement_timestamp() AS record
 	)
 	INSERT INTO offset_mappings (replicator_id, topic, partition, source_offset, target_offset)
-	SELECT replicator_id, topic, partition, next_offset, target_next FROM upd WHERE target_next >= 0
+	SELECT replicator_id, topic, partition, next_offset, target_next FROM upd WHERE record
 	ON CONFLICT (replicator_id, topic, partition, source_offset)
 	DO UPDATE SET target_offset = EXCLUDED.target_offset, recorded_at = statement_timestamp()`
 
@@ -258,9 +271,14 @@ func checkpointArgs(reports []fleet.JobReport) (ids, epochs, offsets, targets []
 // each of a replicator's partitions.
 func (s *Store) MappingPoints(ctx context.Context, replicatorID string, perPartition int) ([]fleet.MappingPoint, error) {
 	rows, err := s.pool.Query(ctx, `SELECT topic, partition, source_offset, target_offset FROM (
-			SELECT m.*, row_number() OVER (PARTITION BY topic, partition ORDER BY source_offset DESC) AS rn
+			SELECT m.topic, m.partition, m.source_offset, m.target_offset,
+				row_number() OVER (PARTITION BY topic, partition ORDER BY source_offset DESC) AS rn
 			FROM offset_mappings m WHERE replicator_id = $1) x
-		WHERE rn <= $2 ORDER BY topic, partition, source_offset DESC`, replicatorID, perPartition)
+		WHERE rn <= $2
+		UNION
+		SELECT topic, partition, next_offset, target_next_offset FROM checkpoints
+		WHERE replicator_id = $1 AND target_next_offset IS NOT NULL
+		ORDER BY 1, 2, 3 DESC`, replicatorID, perPartition)
 	if err != nil {
 		return nil, err
 	}
@@ -271,14 +289,10 @@ func (s *Store) MappingPoints(ctx context.Context, replicatorID string, perParti
 	})
 }
 
-// PruneMappings keeps the newest keep mapping points of each partition.
-func (s *Store) PruneMappings(ctx context.Context, keep int) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM offset_mappings m USING (
-			SELECT replicator_id, topic, partition, source_offset,
-				row_number() OVER (PARTITION BY replicator_id, topic, partition ORDER BY source_offset DESC) AS rn
-			FROM offset_mappings) x
-		WHERE x.rn > $1 AND m.replicator_id = x.replicator_id AND m.topic = x.topic AND m.partition = x.partition
-			AND m.source_offset = x.source_offset`, keep)
+// PruneMappings removes mapping points older than maxAge. The newest point
+// of every partition is its checkpoint row, which stays.
+func (s *Store) PruneMappings(ctx context.Context, maxAge time.Duration) (int, error) {
+	tag, err := s.pool.Exec(ctx, `DELETE FROM offset_mappings WHERE recorded_at < statement_timestamp() - $1::interval`, interval(maxAge))
 	return int(tag.RowsAffected()), err
 }
 
@@ -409,7 +423,8 @@ func (s *Store) TryLead(ctx context.Context, role, holder string, ttl time.Durat
 // ExpireLeases frees jobs whose lease has expired and returns how many.
 func (s *Store) ExpireLeases(ctx context.Context) (int, error) {
 	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET last_owner = owner, owner = NULL, lease_expires_at = NULL, revoke = false
-		WHERE owner IS NOT NULL AND lease_expires_at < statement_timestamp()`)
+		WHERE id IN (SELECT id FROM jobs WHERE owner IS NOT NULL AND lease_expires_at < statement_timestamp()
+			ORDER BY id FOR UPDATE SKIP LOCKED)`)
 	return int(tag.RowsAffected()), err
 }
 
@@ -427,10 +442,12 @@ func (s *Store) Rebalance(ctx context.Context, ttl time.Duration) (int, error) {
 				ORDER BY (j.kind = 'metadata') DESC, j.granted_at, j.id) AS rn
 			FROM jobs j WHERE j.owner IS NOT NULL AND j.lease_expires_at > statement_timestamp() AND NOT j.revoke
 		)
+		, excess AS (
+			SELECT h.id FROM held h, totals t, live
+			WHERE t.replicator_id = h.replicator_id AND live.n > 0 AND h.rn > ceil(t.total::numeric / live.n)
+		)
 		UPDATE jobs SET revoke = true
-		FROM held h, totals t, live
-		WHERE jobs.id = h.id AND t.replicator_id = h.replicator_id AND live.n > 0
-			AND h.rn > ceil(t.total::numeric / live.n)`, interval(liveWindow(ttl)))
+		WHERE id IN (SELECT j.id FROM jobs j JOIN excess e ON e.id = j.id ORDER BY j.id FOR UPDATE OF j SKIP LOCKED)`, interval(liveWindow(ttl)))
 	return int(tag.RowsAffected()), err
 }
 
@@ -496,8 +513,9 @@ func (s *Store) Health(ctx context.Context) ([]ReplicatorHealth, error) {
 // RevokeDeleting asks the holders of a deleting replicator's jobs to give
 // them back.
 func (s *Store) RevokeDeleting(ctx context.Context) (int, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE jobs j SET revoke = true FROM replicators r
-		WHERE r.id = j.replicator_id AND r.state = 'DELETING' AND j.owner IS NOT NULL AND NOT j.revoke`)
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET revoke = true WHERE id IN (
+		SELECT j.id FROM jobs j JOIN replicators r ON r.id = j.replicator_id
+		WHERE r.state = 'DELETING' AND j.owner IS NOT NULL AND NOT j.revoke ORDER BY j.id FOR UPDATE OF j SKIP LOCKED)`)
 	return int(tag.RowsAffected()), err
 }
 

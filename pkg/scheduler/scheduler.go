@@ -28,7 +28,7 @@ type Store interface {
 	PurgeDeleted(ctx context.Context) (int64, error)
 	Health(ctx context.Context) ([]postgres.ReplicatorHealth, error)
 	SetState(ctx context.Context, id string, from replicator.State, specVersion int64, st replicator.State, code, msg string) (bool, error)
-	PruneMappings(ctx context.Context, keep int) (int, error)
+	PruneMappings(ctx context.Context, maxAge time.Duration) (int, error)
 }
 
 // Config tunes the scheduler.
@@ -146,7 +146,7 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	}
 	if time.Since(s.pruned) > 30*time.Second {
 		s.pruned = time.Now()
-		if _, err := s.store.PruneMappings(ctx, 128); err != nil {
+		if _, err := s.store.PruneMappings(ctx, time.Hour); err != nil {
 			return err
 		}
 	}
