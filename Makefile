@@ -4,7 +4,7 @@ BIN      ?= bin/replicator
 FUZZTIME ?= 15s
 
 .DEFAULT_GOAL := help
-.PHONY: help build dev test test-fuzz test-clients test-secretsmanager test-console test-kafka test-integration kafka-up kafka-down lint bench bench-api bench-fleet migrate clean
+.PHONY: help build dev test test-fuzz test-clients test-secretsmanager test-console test-schemathesis bench-load test-kafka test-integration kafka-up kafka-down lint bench bench-api bench-fleet migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,6 +35,9 @@ kafka-up: ## start the suite's two real Kafka clusters (fetches the jars once)
 kafka-down: ## stop them and remove their data
 	bash test/kafka/kafka.sh down
 
+test-schemathesis: ## property-based API fuzzing from openapi.yaml (schemathesis) against replicator dev
+	bash test/schemathesis/run.sh
+
 test-console: ## the web console in headless Chromium (screenshot: test/console/artifacts/console.png)
 	bash test/console/run.sh
 
@@ -46,7 +49,10 @@ lint: ## go vet and gofmt
 	$(GO) vet -tags integration ./internal/integration/
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
-bench: bench-api bench-fleet ## API and fleet benchmarks (print tables)
+bench: bench-api bench-fleet bench-load ## API, fleet and load-while-replicating benchmarks (print tables)
+
+bench-load: ## 200 clients, open-loop 1000 req/s for 60 s while replicating: errors, p50/p99, lag
+	$(GO) run ./cmd/loadtest -dev
 
 bench-api: ## signed Describe/List throughput beside pgbench -S, 10,000 replicators
 	$(GO) run ./cmd/apibench

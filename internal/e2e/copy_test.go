@@ -79,6 +79,16 @@ func TestCopyKeepsRecordsInOrder(t *testing.T) {
 	if string(got[len(got)-1].Value) != "later" && len(got) != 301 {
 		t.Fatalf("late record missing")
 	}
+	// The lag metric is exported (0 once caught up), per topic.
+	eventually(t, 5*time.Second, "message lag exported", func() error {
+		mfs, _ := e.reg.Gather()
+		for _, mf := range mfs {
+			if mf.GetName() == "replicator_message_lag" && len(mf.GetMetric()) > 0 {
+				return nil
+			}
+		}
+		return fmt.Errorf("replicator_message_lag has no series")
+	})
 	// The MSK-named metrics moved with the traffic.
 	labels := map[string]string{"replicator": "copy", "account": key.AccountID}
 	topicLabels := map[string]string{"replicator": "copy", "account": key.AccountID, "topic": "orders"}

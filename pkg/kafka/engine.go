@@ -337,11 +337,52 @@ func (r *replication) watchHealth(cl *clients) {
 			}
 			r.mu.Unlock()
 		}
+		r.refreshLag(cl, name, account)
 		select {
 		case <-r.ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// refreshLag reads the source's end offsets of the partitions this worker
+// copies, so that lag is measured against the log's real end and not only
+// the high watermark of the last fetch (which is stale while fetches are
+// slow), and exports the per-topic lag.
+func (r *replication) refreshLag(cl *clients, name, account string) {
+	r.mu.Lock()
+	parts := make([]*partState, 0, len(r.parts))
+	topics := map[string]bool{}
+	for _, st := range r.parts {
+		parts = append(parts, st)
+		topics[st.topic] = true
+	}
+	r.mu.Unlock()
+	if len(parts) == 0 {
+		return
+	}
+	names := make([]string, 0, len(topics))
+	for t := range topics {
+		names = append(names, t)
+	}
+	ctx, cancel := context.WithTimeout(r.ctx, 3*time.Second)
+	defer cancel()
+	ends, err := cl.srcAdm.ListEndOffsets(ctx, names...)
+	if err != nil {
+		return
+	}
+	lag := map[string]int64{}
+	for _, st := range parts {
+		st.mu.Lock()
+		if e, ok := ends.Lookup(st.topic, st.partition); ok && e.Err == nil && e.Offset > st.hwm {
+			st.hwm = e.Offset
+		}
+		lag[st.topic] += st.lagLocked()
+		st.mu.Unlock()
+	}
+	for t, l := range lag {
+		r.e.cfg.Metrics.setLag(name, account, t, l)
 	}
 }
 

@@ -79,18 +79,7 @@ func (p *partState) report(version int64, connErr *fleet.JobError) fleet.JobRepo
 		prog.RecordsPerSec = float64(p.records-p.rateRecords) / el
 		prog.BytesPerSec = float64(p.bytes-p.rateBytes) / el
 	}
-	next := p.acked + 1
-	if src, _, ok := p.checkpointLocked(); ok {
-		next = src
-	} else if p.start >= 0 {
-		next = p.start
-	}
-	if p.hwm >= 0 {
-		prog.Lag = max(p.hwm-next, 0)
-		if p.start == fleet.OffsetEarliest && p.seen < 0 {
-			prog.Lag = p.hwm // nothing copied yet: at most everything
-		}
-	}
+	prog.Lag = p.lagLocked()
 	p.rateAt, p.rateRecords, p.rateBytes, p.latencyMax = now, p.records, p.bytes, 0
 	r.Progress = prog
 	switch {
@@ -100,6 +89,24 @@ func (p *partState) report(version int64, connErr *fleet.JobError) fleet.JobRepo
 		r.Error = p.err
 	}
 	return r
+}
+
+// lagLocked is how many records the partition is behind the source's
+// high watermark (0 before the watermark is known).
+func (p *partState) lagLocked() int64 {
+	if p.hwm < 0 {
+		return 0
+	}
+	next := p.acked + 1
+	if src, _, ok := p.checkpointLocked(); ok {
+		next = src
+	} else if p.start >= 0 {
+		next = p.start
+	}
+	if p.start == fleet.OffsetEarliest && p.seen < 0 {
+		return p.hwm // nothing copied yet: at most everything
+	}
+	return max(p.hwm-next, 0)
 }
 
 // waitIdle blocks until nothing is in flight or ctx ends.
