@@ -49,9 +49,10 @@ type Config struct {
 type Scheduler struct {
 	store   Store
 	cfg     Config
-	id      string
-	leading bool
-	pruned  time.Time
+	id         string
+	leading    bool
+	pruned     time.Time
+	rebalanced time.Time
 	metrics *metrics
 }
 
@@ -136,9 +137,14 @@ func (s *Scheduler) Tick(ctx context.Context) error {
 	if _, err := s.store.PurgeDeleted(ctx); err != nil {
 		return err
 	}
-	moved, err := s.store.Rebalance(ctx, s.cfg.LeaseTTL)
-	if err != nil {
-		return err
+	// Rebalancing looks at every lease; once a second is often enough
+	// (a newcomer's share moves within its next acquire after that).
+	moved := 0
+	if time.Since(s.rebalanced) >= time.Second {
+		s.rebalanced = time.Now()
+		if moved, err = s.store.Rebalance(ctx, s.cfg.LeaseTTL); err != nil {
+			return err
+		}
 	}
 	if rev+moved > 0 {
 		s.metrics.revoked.Add(float64(rev + moved))
