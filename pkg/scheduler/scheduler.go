@@ -47,13 +47,13 @@ type Config struct {
 
 // Scheduler runs the control plane's periodic work.
 type Scheduler struct {
-	store   Store
-	cfg     Config
+	store      Store
+	cfg        Config
 	id         string
 	leading    bool
 	pruned     time.Time
 	rebalanced time.Time
-	metrics *metrics
+	metrics    *metrics
 }
 
 type metrics struct {
