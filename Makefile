@@ -4,7 +4,7 @@ BIN      ?= bin/replicator
 FUZZTIME ?= 15s
 
 .DEFAULT_GOAL := help
-.PHONY: help build dev test test-fuzz test-clients test-secretsmanager test-console test-schemathesis bench-load test-kafka test-integration kafka-up kafka-down lint bench bench-api bench-fleet migrate clean
+.PHONY: help build dev test test-fuzz test-clients test-secretsmanager test-console test-schemathesis bench-load bench-replication test-kafka test-integration kafka-up kafka-down lint bench bench-api bench-fleet migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -50,6 +50,9 @@ lint: ## go vet and gofmt
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 bench: bench-api bench-fleet bench-load ## API, fleet and load-while-replicating benchmarks (print tables)
+
+bench-replication: ## our service vs MirrorMaker 2 vs the broker limit on real Kafka 4.1.1 (writes BENCHMARKS-replication.md)
+	bash test/bench-replication/run.sh
 
 bench-load: ## 200 clients, open-loop 1000 req/s for 60 s while replicating: errors, p50/p99, lag
 	$(GO) run ./cmd/loadtest -dev

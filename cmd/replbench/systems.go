@@ -1,0 +1,367 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awskafka "github.com/aws/aws-sdk-go-v2/service/kafka"
+	"github.com/aws/aws-sdk-go-v2/service/kafka/types"
+
+	"github.com/openreplicator/replicator/pkg/replicator"
+)
+
+const (
+	region      = "us-east-1"
+	account     = "555555555555"
+	accessKeyID = "AKIDREPLBENCH0000001"
+	secretKey   = "replbench-secret-key"
+	workerToken = "replbench-worker-token"
+)
+
+// sysResult is one system's row.
+type sysResult struct {
+	Name       string
+	Copy       copyResult
+	CPU        time.Duration // of the replicating processes, start → done
+	CopyCPU    time.Duration // the same, first record → done (steady copying)
+	RSS        int64         // peak RSS of the largest replicating process (a worker, or the MM2 JVM)
+	ServeRSS   int64         // ours: peak RSS of serve
+	Latency    *latencyResult
+	LowLatency *latencyResult // ours: at 10% of our best throughput
+	Err        error
+}
+
+func childEnv(kv ...string) []string {
+	var out []string
+	for _, e := range os.Environ() {
+		k, _, _ := strings.Cut(e, "=")
+		if strings.HasPrefix(k, "REPLICATOR_") || k == "DATABASE_URL" || strings.HasPrefix(k, "AWS_") {
+			continue
+		}
+		out = append(out, e)
+	}
+	return append(out, kv...)
+}
+
+// ours runs serve + workers fresh, creates a replicator for srcTopics (and
+// latTopics), waits for the copy, optionally measures latency, deletes the
+// replicator and stops everything.
+func (b *bench) ours(ctx context.Context, workers int, srcTopics, latTopics []string, want int64, latRate float64) sysResult {
+	name := fmt.Sprintf("replicator serve + %d worker", workers)
+	if workers > 1 {
+		name += "s"
+	}
+	res := sysResult{Name: name}
+	tag := fmt.Sprintf("%s-%dw", b.runID, workers)
+	clusterID := "src-" + tag
+	alias := replicator.ApacheClusterAlias(clusterID)
+	var procs []*proc
+	defer func() {
+		for i := len(procs) - 1; i >= 0; i-- {
+			procs[i].stop()
+		}
+	}()
+	base := []string{"DATABASE_URL=" + b.dbURL, "REPLICATOR_LOG_LEVEL=info", "REPLICATOR_WORKER_TOKEN=" + workerToken}
+	apiAddr := freeAddr()
+	serve, err := startProc(b.logDir, "serve-"+tag, childEnv(append(base, "REPLICATOR_LISTEN_ADDR="+apiAddr, "REPLICATOR_REGION="+region,
+		"REPLICATOR_ACCESS_KEYS="+accessKeyID+":"+secretKey+":"+account, "REPLICATOR_AUTO_MIGRATE=true")...), b.bin, "serve")
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	procs = append(procs, serve)
+	apiURL := "http://" + apiAddr
+	if res.Err = waitHTTP(apiURL+"/readyz", serve, 60*time.Second); res.Err != nil {
+		return res
+	}
+	for i := range workers {
+		addr := freeAddr()
+		w, err := startProc(b.logDir, fmt.Sprintf("worker%d-%s", i+1, tag), childEnv(append(base, "REPLICATOR_CONTROL_PLANE_URL="+apiURL,
+			fmt.Sprintf("REPLICATOR_WORKER_ID=bench-worker%d", i+1), "REPLICATOR_WORKER_LISTEN_ADDR="+addr)...), b.bin, "worker")
+		if err != nil {
+			res.Err = err
+			return res
+		}
+		procs = append(procs, w)
+		if res.Err = waitHTTP("http://"+addr+"/healthz", w, 60*time.Second); res.Err != nil {
+			return res
+		}
+	}
+	progress("  %s up (api %s, logs in %s)", name, apiURL, b.logDir)
+	sdk := awskafka.New(awskafka.Options{Region: region, BaseEndpoint: aws.String(apiURL),
+		Credentials: credentials.NewStaticCredentialsProvider(accessKeyID, secretKey, "")})
+	// Topic names end in a number (…-t000): one pattern per family, as
+	// patterns are at most 249 characters.
+	var pattern []string
+	for _, ts := range [][]string{srcTopics, latTopics} {
+		if len(ts) > 0 {
+			pattern = append(pattern, regexp.QuoteMeta(strings.TrimRight(ts[0], "0123456789"))+"[0-9]+")
+		}
+	}
+	alive := func() error {
+		for _, p := range procs {
+			if p.exited() {
+				return fmt.Errorf("%s exited: %v (see %s)", p.name, p.err, p.log)
+			}
+		}
+		return nil
+	}
+	cpu0 := time.Duration(0)
+	for _, p := range procs {
+		cpu0 += cpuTime(p.pid())
+	}
+	start := time.Now()
+	out, err := sdk.CreateReplicator(ctx, &awskafka.CreateReplicatorInput{
+		ReplicatorName:          aws.String("bench-" + tag),
+		ServiceExecutionRoleArn: aws.String("arn:aws:iam::" + account + ":role/bench"),
+		KafkaClusters: []types.KafkaCluster{
+			{ApacheKafkaCluster: &types.ApacheKafkaCluster{ApacheKafkaClusterId: aws.String(clusterID), BootstrapBrokerString: aws.String(b.source)}},
+			{ApacheKafkaCluster: &types.ApacheKafkaCluster{ApacheKafkaClusterId: aws.String("dst-" + tag), BootstrapBrokerString: aws.String(b.target)}},
+		},
+		ReplicationInfoList: []types.ReplicationInfo{{
+			SourceKafkaClusterId: aws.String(clusterID), TargetKafkaClusterId: aws.String("dst-" + tag),
+			TargetCompressionType: types.TargetCompressionTypeNone,
+			TopicReplication: &types.TopicReplication{TopicsToReplicate: pattern,
+				StartingPosition:                &types.ReplicationStartingPosition{Type: types.ReplicationStartingPositionTypeEarliest},
+				TopicNameConfiguration:          &types.ReplicationTopicNameConfiguration{Type: types.ReplicationTopicNameConfigurationTypePrefixedWithSourceClusterAlias},
+				CopyTopicConfigurations:         aws.Bool(false),
+				CopyAccessControlListsForTopics: aws.Bool(false),
+				DetectAndCopyNewTopics:          aws.Bool(true)},
+			ConsumerGroupReplication: &types.ConsumerGroupReplication{ConsumerGroupsToReplicate: []string{"replbench-none"},
+				SynchroniseConsumerGroupOffsets: aws.Bool(false), DetectAndCopyNewConsumerGroups: aws.Bool(false)},
+		}},
+	})
+	if err != nil {
+		res.Err = fmt.Errorf("CreateReplicator: %w", err)
+		return res
+	}
+	arn := aws.ToString(out.ReplicatorArn)
+	dst := prefixed(alias+".", srcTopics)
+	cpuAll := func() (d time.Duration) {
+		for _, p := range procs {
+			d += cpuTime(p.pid())
+		}
+		return d
+	}
+	var cpuFirst time.Duration
+	res.Copy, res.Err = waitCopy(ctx, b.dstAdm, dst, want, start, b.timeout, alive, func() { cpuFirst = cpuAll() })
+	res.Copy.Bytes = res.Copy.Records * int64(b.recordSize)
+	res.CopyCPU = cpuAll() - cpuFirst
+	for i, p := range procs {
+		res.CPU += cpuTime(p.pid())
+		if i == 0 {
+			res.ServeRSS = peakRSS(p.pid())
+		} else {
+			res.RSS = max(res.RSS, peakRSS(p.pid()))
+		}
+	}
+	res.CPU -= cpu0
+	if res.Err == nil {
+		progress("  copied %d records in %s: %.1f MiB/s, CPU %.1fs, worker peak RSS %d MiB", res.Copy.Records,
+			(res.Copy.Done - res.Copy.FirstRecord).Round(time.Millisecond), res.Copy.mibps(), res.CPU.Seconds(), res.RSS>>20)
+		if latRate < 0 && b.rateHook != nil {
+			latRate = b.rateHook(res.Copy.rps())
+		}
+		if b.latRate > 0 && latRate != 0 {
+			latRate = b.latRate
+		}
+		if latRate > 0 && len(latTopics) > 0 {
+			progress("  latency: %.0f records/s for %s", latRate, b.latDur)
+			l, err := measureLatency(ctx, b.source, b.target, latTopics, prefixed(alias+".", latTopics), b.partitions, b.recordSize, latRate, b.latDur, b.latWarm)
+			if err != nil {
+				res.Err = fmt.Errorf("latency: %w", err)
+			} else {
+				res.Latency = &l
+				progress("  latency p50 %s p99 %s max %s (%d/%d records arrived)", l.P50, l.P99, l.Max, l.Received, l.Produced)
+				// A second point at 10% load tells load from fixed delays.
+				progress("  latency: %.0f records/s (10%% load) for %s", latRate/5, b.latDur)
+				if l2, err := measureLatency(ctx, b.source, b.target, latTopics, prefixed(alias+".", latTopics), b.partitions, b.recordSize, latRate/5, b.latDur, b.latWarm); err == nil {
+					res.LowLatency = &l2
+					progress("  latency p50 %s p99 %s max %s (%d/%d records arrived)", l2.P50, l2.P99, l2.Max, l2.Received, l2.Produced)
+				}
+			}
+		}
+	}
+	// Delete the replicator so that the next run's serve does not resume it.
+	if _, err := sdk.DeleteReplicator(ctx, &awskafka.DeleteReplicatorInput{ReplicatorArn: &arn}); err == nil {
+		deadline := time.Now().Add(30 * time.Second)
+		for time.Now().Before(deadline) {
+			_, err := sdk.DescribeReplicator(ctx, &awskafka.DescribeReplicatorInput{ReplicatorArn: &arn})
+			var nf *types.NotFoundException
+			if errors.As(err, &nf) {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return res
+}
+
+func prefixed(p string, topics []string) []string {
+	out := make([]string, len(topics))
+	for i, t := range topics {
+		out[i] = p + t
+	}
+	return out
+}
+
+// mm2 runs MirrorMaker 2 in dedicated mode with test/bench-replication/mm2.properties.
+func (b *bench) mm2(ctx context.Context, srcTopics, latTopics []string, want int64, latRate float64) sysResult {
+	res := sysResult{Name: "MirrorMaker 2 (dedicated, " + strconv.Itoa(b.tasks()) + " tasks)"}
+	committed, err := os.ReadFile(filepath.Join(b.root, "test", "bench-replication", "mm2.properties"))
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	all := append(append([]string{}, srcTopics...), latTopics...)
+	var quoted []string
+	for _, t := range all {
+		quoted = append(quoted, regexp.QuoteMeta(t))
+	}
+	props := string(committed) + fmt.Sprintf("\n# --- replbench overrides for this run\nsource.bootstrap.servers = %s\ntarget.bootstrap.servers = %s\nsource->target.topics = %s\ntasks.max = %d\n",
+		b.source, b.target, strings.Join(quoted, "|"), b.tasks())
+	file := filepath.Join(b.logDir, "mm2-"+b.runID+".properties")
+	if err := os.WriteFile(file, []byte(props), 0o644); err != nil {
+		res.Err = err
+		return res
+	}
+	env := childEnv("KAFKA_HEAP=" + b.mm2Heap)
+	start := time.Now()
+	p, err := startProc(b.logDir, "mm2-"+b.runID, env, "bash", filepath.Join(b.root, "test", "kafka", "kafka.sh"), "run",
+		"org.apache.kafka.connect.mirror.MirrorMaker", file, "--clusters", "target")
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	defer p.stop()
+	progress("  MirrorMaker 2 started (pid %d, heap %s, log %s)", p.pid(), b.mm2Heap, p.log)
+	alive := func() error {
+		if p.exited() {
+			return fmt.Errorf("MirrorMaker 2 exited: %v (see %s)", p.err, p.log)
+		}
+		return nil
+	}
+	dst := prefixed("source.", srcTopics)
+	var cpuFirst time.Duration
+	res.Copy, res.Err = waitCopy(ctx, b.dstAdm, dst, want, start, b.timeout, alive, func() { cpuFirst = cpuTime(p.pid()) })
+	res.Copy.Bytes = res.Copy.Records * int64(b.recordSize)
+	res.CPU = cpuTime(p.pid())
+	res.CopyCPU = res.CPU - cpuFirst
+	res.RSS = peakRSS(p.pid())
+	if res.Err == nil {
+		progress("  copied %d records in %s: %.1f MiB/s, CPU %.1fs, peak RSS %d MiB", res.Copy.Records,
+			(res.Copy.Done - res.Copy.FirstRecord).Round(time.Millisecond), res.Copy.mibps(), res.CPU.Seconds(), res.RSS>>20)
+		if latRate > 0 && len(latTopics) > 0 {
+			progress("  latency: %.0f records/s for %s", latRate, b.latDur)
+			l, err := measureLatency(ctx, b.source, b.target, latTopics, prefixed("source.", latTopics), b.partitions, b.recordSize, latRate, b.latDur, b.latWarm)
+			if err != nil {
+				res.Err = fmt.Errorf("latency: %w", err)
+			} else {
+				res.Latency = &l
+				progress("  latency p50 %s p99 %s max %s (%d/%d records arrived)", l.P50, l.P99, l.Max, l.Received, l.Produced)
+			}
+		}
+	}
+	return res
+}
+
+// limitResult: the brokers' own perf tools, producing to the target and
+// consuming from the source at the same time.
+type limitResult struct {
+	ProdMiBps, ProdRps float64
+	ConsMiBps, ConsRps float64
+	Err                error
+}
+
+func (l limitResult) mibps() float64 { return min(l.ProdMiBps, l.ConsMiBps) }
+func (l limitResult) rps() float64   { return min(l.ProdRps, l.ConsRps) }
+
+var (
+	prodRE = regexp.MustCompile(`(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\)`)
+)
+
+func (b *bench) limit(ctx context.Context, srcTopic, dstTopic string, n int64) limitResult {
+	var res limitResult
+	kafkaSh := filepath.Join(b.root, "test", "kafka", "kafka.sh")
+	cfg := filepath.Join(b.logDir, "perf-consumer-"+b.runID+".properties")
+	// The same fetch settings as our worker's consumer.
+	_ = os.WriteFile(cfg, []byte("fetch.max.bytes=33554432\nmax.partition.fetch.bytes=4194304\nfetch.max.wait.ms=100\nisolation.level=read_committed\nmax.poll.records=10000\nauto.offset.reset=earliest\n"), 0o644)
+	// -limit-clients producers and as many consumers (each in its own group,
+	// reading the first n/k records) at once: one Java client is often
+	// client-bound, and the limit is about the brokers.
+	k := int64(max(b.limitClients, 1))
+	type out struct {
+		name string
+		b    []byte
+		err  error
+	}
+	ch := make(chan out, 2*k)
+	for i := range k {
+		prod := exec.CommandContext(ctx, "bash", kafkaSh, "run", "org.apache.kafka.tools.ProducerPerformance",
+			"--topic", dstTopic, "--num-records", strconv.FormatInt(n/k, 10), "--record-size", strconv.Itoa(b.recordSize), "--throughput", "-1",
+			"--producer-props", "bootstrap.servers="+b.target, "acks=all", "enable.idempotence=true", "linger.ms=2", "batch.size=1048576",
+			"compression.type=none", "max.request.size=16777216")
+		cons := exec.CommandContext(ctx, "bash", kafkaSh, "run", "org.apache.kafka.tools.ConsumerPerformance",
+			"--bootstrap-server", b.source, "--topic", srcTopic, "--messages", strconv.FormatInt(n/k, 10), "--timeout", "60000",
+			"--consumer.config", cfg, "--group", fmt.Sprintf("replbench-limit-%s-%d", b.runID, i))
+		go func() {
+			o, err := prod.CombinedOutput()
+			ch <- out{fmt.Sprintf("perf-producer-%s-%d", b.runID, i), o, err}
+		}()
+		go func() {
+			o, err := cons.CombinedOutput()
+			ch <- out{fmt.Sprintf("perf-consumer-%s-%d", b.runID, i), o, err}
+		}()
+	}
+	for range 2 * k {
+		o := <-ch
+		_ = os.WriteFile(filepath.Join(b.logDir, o.name+".log"), o.b, 0o644)
+		if o.err != nil {
+			res.Err = fmt.Errorf("%s failed: %v; see %s", o.name, o.err, b.logDir)
+			continue
+		}
+		if strings.Contains(o.name, "producer") {
+			ms := prodRE.FindAllStringSubmatch(string(o.b), -1)
+			if len(ms) == 0 {
+				res.Err = fmt.Errorf("cannot parse ProducerPerformance output")
+				continue
+			}
+			m := ms[len(ms)-1]
+			rps, _ := strconv.ParseFloat(m[2], 64)
+			mbs, _ := strconv.ParseFloat(m[3], 64)
+			res.ProdRps += rps
+			res.ProdMiBps += mbs
+			continue
+		}
+		// ConsumerPerformance: a header line, then
+		// start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec,
+		// rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
+		// The fetch rates exclude the group join: the more generous figure.
+		ok := false
+		for _, line := range strings.Split(string(o.b), "\n") {
+			f := strings.Split(line, ",")
+			if len(f) >= 10 {
+				if v, err := strconv.ParseFloat(strings.TrimSpace(f[8]), 64); err == nil {
+					r, _ := strconv.ParseFloat(strings.TrimSpace(f[9]), 64)
+					res.ConsMiBps += v
+					res.ConsRps += r
+					ok = true
+				}
+			}
+		}
+		if !ok {
+			res.Err = fmt.Errorf("cannot parse ConsumerPerformance output")
+		}
+	}
+	return res
+}
