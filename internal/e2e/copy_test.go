@@ -204,3 +204,29 @@ func TestCompression(t *testing.T) {
 		t.Fatalf("target batch compression %d, want zstd (4)", c)
 	}
 }
+
+// TestManyTopics replicates 60 topics at once: every record of every topic
+// arrives, and the first ones arrive without waiting for all target topics.
+func TestManyTopics(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	adm := e.admin(e.src)
+	prod := e.client(e.src)
+	var recs []*kgo.Record
+	for i := range 60 {
+		name := fmt.Sprintf("many-%02d", i)
+		if _, err := adm.CreateTopic(ctx, 2, 1, nil, name); err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, &kgo.Record{Topic: name, Value: []byte(name)})
+	}
+	produce(t, prod, recs...)
+	start := time.Now()
+	arn := e.create(spec{name: "many", earliest: true, topics: []string{"many-.*"}})
+	e.readAll(e.dst, alias(srcCluster)+".many-00", 1, 15*time.Second)
+	t.Logf("first topic copied %s after create", time.Since(start).Round(time.Millisecond))
+	for i := range 60 {
+		e.readAll(e.dst, fmt.Sprintf("%s.many-%02d", alias(srcCluster), i), 1, 15*time.Second)
+	}
+	e.waitState(arn, types.ReplicatorStateRunning, 15*time.Second)
+}

@@ -157,21 +157,40 @@ func (t *metaTask) discover(cl *clients) error {
 	t.r.e.cfg.Metrics.topics.WithLabelValues(name, account).Set(float64(len(matched)))
 	var fp strings.Builder
 	for _, n := range matched {
-		if t.ensured[n] < counts[n] {
-			got, err := t.r.createTarget(ctx, cl, n, counts[n])
-			if err != nil {
-				return fmt.Errorf("target topic for %s: %w", n, err)
-			}
-			t.ensured[n] = got
-			t.r.topics.mu.Lock()
-			if t.r.topics.done != nil {
-				t.r.topics.done[n] = got
-			}
-			t.r.topics.mu.Unlock()
-		}
 		fmt.Fprintf(&fp, "%s:%d,", n, counts[n])
 	}
-	if fp.String() == t.fingerprint && version == t.reportedVersion {
+	// Report first: partition jobs make sure of their own target topic, so
+	// a source with many new topics starts copying without waiting for the
+	// metadata job to create them all. Creating them here too (below)
+	// copies their configs and grows partitions ahead of the jobs.
+	if err := t.report(ctx, cl, fp.String(), version, matched, counts); err != nil {
+		return err
+	}
+	var errs []error
+	for _, n := range matched {
+		if t.ensured[n] >= counts[n] {
+			continue
+		}
+		cctx, ccancel := context.WithTimeout(t.ctx, 10*time.Second)
+		got, err := t.r.createTarget(cctx, cl, n, counts[n])
+		ccancel()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("target topic for %s: %w", n, err))
+			continue
+		}
+		t.ensured[n] = got
+		t.r.topics.mu.Lock()
+		if t.r.topics.done != nil {
+			t.r.topics.done[n] = got
+		}
+		t.r.topics.mu.Unlock()
+	}
+	return errors.Join(errs...)
+}
+
+// report sends the topology when it changed (or the spec did).
+func (t *metaTask) report(ctx context.Context, cl *clients, fp string, version int64, matched []string, counts map[string]int) error {
+	if fp == t.fingerprint && version == t.reportedVersion {
 		return nil
 	}
 	topics := make([]fleet.TopicInfo, 0, len(matched))
@@ -198,7 +217,7 @@ func (t *metaTask) discover(cl *clients) error {
 		return fmt.Errorf("reporting topology: %w", err)
 	}
 	t.env.Logger.Info("engine: topology reported", "topics", len(matched), "spec_version", version)
-	t.fingerprint, t.reportedVersion = fp.String(), version
+	t.fingerprint, t.reportedVersion = fp, version
 	return nil
 }
 

@@ -46,7 +46,7 @@ func (t *partTask) begin(l fleet.Lease) {
 		if err != nil {
 			return
 		}
-		if err = t.r.topics.ensure(ctx, cl, l.Topic); err == nil {
+		if err = t.r.topics.ensure(ctx, cl, l.Topic, l.Partition); err == nil {
 			offset := kgo.NewOffset().AtStart()
 			if l.StartOffset >= 0 {
 				offset = kgo.NewOffset().At(l.StartOffset)
@@ -280,14 +280,14 @@ type topicEnsurer struct {
 }
 
 // ensure makes sure the target topic of source topic exists with at least
-// the source's partition count.
-func (te *topicEnsurer) ensure(ctx context.Context, cl *clients, topic string) error {
+// the source's partition count, and at least partition+1 partitions.
+func (te *topicEnsurer) ensure(ctx context.Context, cl *clients, topic string, partition int32) error {
 	for {
 		te.mu.Lock()
 		if te.done == nil {
 			te.done, te.wait = map[string]int{}, map[string]chan struct{}{}
 		}
-		if _, ok := te.done[topic]; ok {
+		if n, ok := te.done[topic]; ok && int32(n) > partition {
 			te.mu.Unlock()
 			return nil
 		}
