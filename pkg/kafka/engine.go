@@ -265,7 +265,7 @@ func (r *replication) connect() (*clients, error) {
 	}()
 	if c.consumer, err = kgo.NewClient(append(append([]kgo.Opt{}, srcOpts...),
 		kgo.FetchMaxWait(r.e.cfg.FetchMaxWait),
-		kgo.FetchMaxBytes(32<<20), kgo.FetchMaxPartitionBytes(4<<20), kgo.MaxConcurrentFetches(4),
+		kgo.FetchMaxBytes(16<<20), kgo.FetchMaxPartitionBytes(2<<20), kgo.MaxConcurrentFetches(2),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.MetadataMinAge(250*time.Millisecond),
@@ -277,7 +277,7 @@ func (r *replication) connect() (*clients, error) {
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchCompression(compression(comp)),
 		kgo.ProducerLinger(2*time.Millisecond),
-		kgo.MaxBufferedBytes(64<<20), kgo.MaxBufferedRecords(200_000),
+		kgo.MaxBufferedBytes(32<<20), kgo.MaxBufferedRecords(100_000),
 		kgo.UnknownTopicRetries(-1),
 		kgo.MetadataMinAge(250*time.Millisecond),
 		kgo.WithHooks(hooks(r.dst.alias)),
