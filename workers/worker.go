@@ -40,7 +40,19 @@ type TaskEnv struct {
 	Logger   *slog.Logger
 	// ReportTopology sends the topics a metadata job sees, under its lease.
 	ReportTopology func(ctx context.Context, specVersion int64, topics []fleet.TopicInfo) error
+	// LeaseFresh reports whether the job's lease was granted or renewed
+	// within the last half of its TTL. A job writes to the target only
+	// while it returns true: a worker that was paused or cut off from the
+	// control plane stops writing long before another worker can be
+	// granted the lease (see FreshFraction).
+	LeaseFresh func() bool
 }
+
+// FreshFraction is the part of the lease TTL after a renewal during which
+// a job may write: half the TTL, so that what a job hands its producer
+// while the lease is fresh has the other half to be written before the
+// lease can expire.
+const FreshFraction = 2
 
 // Task is one running job.
 type Task interface {
@@ -93,11 +105,14 @@ func itoa(n int) string {
 }
 
 type running struct {
-	lease     fleet.Lease
-	task      Task
-	cancel    context.CancelFunc
-	renewedAt time.Time // send time of the last request that granted or renewed the lease
-	draining  bool
+	lease  fleet.Lease
+	task   Task
+	cancel context.CancelFunc
+	// renewed is the send time of the last request that granted or
+	// renewed the lease, as monotonic nanoseconds since the worker's t0
+	// (read without the worker's lock by LeaseFresh).
+	renewed  atomic.Int64
+	draining bool
 }
 
 // Worker runs jobs for the control plane.
@@ -105,6 +120,7 @@ type Worker struct {
 	cfg   Config
 	log   *slog.Logger
 	ttl   atomic.Int64 // lease TTL in nanoseconds, as the control plane last said
+	t0    time.Time    // monotonic origin of running.renewed
 	mu    sync.Mutex
 	tasks map[int64]*running
 	specs map[string]*fleet.ReplicatorSpec
@@ -138,6 +154,7 @@ func New(cfg Config) *Worker {
 	w := &Worker{cfg: cfg, log: cfg.Logger.With("worker", cfg.ID),
 		tasks: map[int64]*running{}, specs: map[string]*fleet.ReplicatorSpec{}, kick: make(chan struct{}, 1)}
 	w.ttl.Store(int64(10 * time.Second))
+	w.t0 = time.Now()
 	w.m = workerMetrics{
 		jobs: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "replicator_worker_jobs",
 			Help: "Jobs this worker holds, by kind."}, []string{"kind"}),
@@ -193,8 +210,15 @@ func (w *Worker) Run(ctx context.Context) error {
 
 func (w *Worker) leaseTTL() time.Duration { return time.Duration(w.ttl.Load()) }
 
+// sinceRenewal is the time since r's lease was last granted or renewed
+// (measured from the request's send time, which is never later than the
+// control plane's own renewal).
+func (w *Worker) sinceRenewal(r *running) time.Duration {
+	return time.Since(w.t0) - time.Duration(r.renewed.Load())
+}
+
 func (w *Worker) heartbeatInterval() time.Duration {
-	return min(w.cfg.HeartbeatInterval, w.leaseTTL()/3)
+	return min(w.cfg.HeartbeatInterval, w.leaseTTL()/4)
 }
 
 func (w *Worker) acquire(ctx context.Context) {
@@ -248,17 +272,22 @@ func (w *Worker) start(ctx context.Context, l fleet.Lease, sent time.Time) error
 		return err
 	}
 	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	r := &running{lease: l, cancel: cancel}
+	r.renewed.Store(int64(sent.Sub(w.t0)))
 	env := TaskEnv{WorkerID: w.cfg.ID, Logger: w.log.With("job", l.JobID, "replicator", spec.Name),
 		ReportTopology: func(ctx context.Context, v int64, topics []fleet.TopicInfo) error {
 			return w.cfg.ControlPlane.ReportTopology(ctx, fleet.Topology{WorkerID: w.cfg.ID, JobID: l.JobID, Epoch: l.Epoch, SpecVersion: v, Topics: topics})
-		}}
+		},
+		LeaseFresh: func() bool { return w.sinceRenewal(r) < w.leaseTTL()/FreshFraction },
+	}
 	task, err := w.cfg.Engine.Start(tctx, l, spec, env)
 	if err != nil {
 		cancel()
 		return err
 	}
+	r.task = task
 	w.mu.Lock()
-	w.tasks[l.JobID] = &running{lease: l, task: task, cancel: cancel, renewedAt: sent}
+	w.tasks[l.JobID] = r
 	w.mu.Unlock()
 	w.log.Info("worker: job started", "job", l.JobID, "kind", l.Kind, "topic", l.Topic, "partition", l.Partition,
 		"epoch", l.Epoch, "start_offset", l.StartOffset)
@@ -299,7 +328,7 @@ func (w *Worker) heartbeat(ctx context.Context) {
 	w.mu.Lock()
 	for _, id := range resp.Renewed {
 		if r := w.tasks[id]; r != nil {
-			r.renewedAt = sent
+			r.renewed.Store(int64(sent.Sub(w.t0)))
 		}
 	}
 	var lost []*running
@@ -340,7 +369,7 @@ func (w *Worker) selfFence() {
 	w.mu.Lock()
 	var expired []*running
 	for id, r := range w.tasks {
-		if time.Since(r.renewedAt) > ttl-margin {
+		if w.sinceRenewal(r) > ttl-margin {
 			expired = append(expired, r)
 			delete(w.tasks, id)
 		}

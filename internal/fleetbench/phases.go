@@ -17,7 +17,7 @@ type fleetRun struct {
 	env     *env
 	workers []*simWorker
 	owners  *ownerTable
-	hbEvery time.Duration // a real worker's heartbeat interval: min(1s, TTL/3)
+	hbEvery time.Duration // a real worker's heartbeat interval: min(1s, TTL/4)
 	errs    *errorLog
 }
 
@@ -466,7 +466,7 @@ type FailoverResult struct {
 }
 
 // failover runs every worker like workers.Worker does (heartbeat every
-// min(1s, TTL/3), acquire every 500 ms, heartbeat at once after a grant),
+// min(1s, TTL/4), acquire every 500 ms, heartbeat at once after a grant),
 // then kills workers one at a time, abruptly (no release), and measures how
 // long until all of a dead worker's jobs are leased by others.
 func (f *fleetRun) failover(ctx context.Context) (*FailoverResult, error) {

@@ -167,7 +167,7 @@ func (r *Result) Markdown() string {
 		p("### Failover\n\n")
 		p("%d workers run at a real worker's cadence (heartbeat every %s, acquire every 500 ms, heartbeat at once after a grant). "+
 			"One at a time, a worker stops dead (no release) at a random moment; the jobs table is polled every 50 ms until every job "+
-			"it held is leased by another worker.\n\n", fo.Workers, min(time.Second, c.TTL/3))
+			"it held is leased by another worker.\n\n", fo.Workers, min(time.Second, c.TTL/4))
 		p("| kill | worker | jobs | its leases expired after | all leased elsewhere after (DB) | last grant seen by a worker |\n|---|---|---|---|---|---|\n")
 		for i, k := range fo.Kills {
 			f := secs(k.Failover)

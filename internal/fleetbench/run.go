@@ -19,7 +19,7 @@
 //     stress phases' bloat does not carry over, and the workers take all
 //     the jobs again;
 //  5. failover: workers run at their normal cadence, in one loop like
-//     workers.Worker (heartbeat every min(1s, TTL/3), acquire every
+//     workers.Worker (heartbeat every min(1s, TTL/4), acquire every
 //     500 ms); one at a time a worker stops dead (no release) and the time
 //     until every job it held is leased by another worker is measured by
 //     polling the jobs table every 50 ms.
@@ -165,7 +165,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := e.seed(ctx, &cfg); err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
-	f := &fleetRun{cfg: &cfg, env: e, owners: newOwnerTable(), hbEvery: min(time.Second, cfg.TTL/3), errs: &errorLog{}}
+	f := &fleetRun{cfg: &cfg, env: e, owners: newOwnerTable(), hbEvery: min(time.Second, cfg.TTL/4), errs: &errorLog{}}
 	for i := range cfg.Workers {
 		c, err := workers.NewClient(e.baseURL, workerToken)
 		if err != nil {

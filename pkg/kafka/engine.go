@@ -73,7 +73,7 @@ func (e *Engine) Start(ctx context.Context, l fleet.Lease, spec *fleet.Replicato
 	case fleet.KindMetadata:
 		return rep.startMetadata(ctx, l, env), nil
 	case fleet.KindPartition:
-		return rep.startPartition(l), nil
+		return rep.startPartition(l, env.LeaseFresh), nil
 	}
 	e.release(rep)
 	return nil, fmt.Errorf("unknown job kind %q", l.Kind)

@@ -117,7 +117,9 @@ func (t *metaTask) run() {
 		} else {
 			t.ok()
 		}
-		if time.Since(lastSync) >= t.r.e.cfg.SyncInterval {
+		// Configs, ACLs and group offsets are written only under a fresh
+		// lease (see workers.TaskEnv.LeaseFresh).
+		if time.Since(lastSync) >= t.r.e.cfg.SyncInterval && (t.env.LeaseFresh == nil || t.env.LeaseFresh()) {
 			lastSync = time.Now()
 			t.sync(cl)
 		}

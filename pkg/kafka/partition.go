@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 
@@ -34,11 +35,63 @@ type partState struct {
 	rateAt                   time.Time
 	rateRecords, rateBytes   int64
 	idle                     chan struct{} // closed when inflight drops to 0 while stopped
+
+	// fresh reports whether the lease is fresh enough to write (nil:
+	// always); rctx is the context of every record produced for the
+	// partition, done once the lease is not fresh or the job aborted, so
+	// that the producer does not start sending what it still buffers.
+	fresh func() bool
+	rctx  *leaseCtx
 }
 
-func newPartState(l fleet.Lease, targetTopic string) *partState {
-	return &partState{topic: l.Topic, partition: l.Partition, targetTopic: targetTopic,
-		seen: -1, acked: -1, ackedTarget: -1, start: l.StartOffset, failedAt: -1, hwm: -1, rateAt: time.Now()}
+func newPartState(ctx context.Context, l fleet.Lease, targetTopic string, fresh func() bool) *partState {
+	p := &partState{topic: l.Topic, partition: l.Partition, targetTopic: targetTopic,
+		seen: -1, acked: -1, ackedTarget: -1, start: l.StartOffset, failedAt: -1, hwm: -1, rateAt: time.Now(), fresh: fresh}
+	p.rctx = newLeaseCtx(ctx, fresh)
+	return p
+}
+
+// leaseFresh reports whether the partition may hand records to the
+// producer now.
+func (p *partState) leaseFresh() bool { return p.fresh == nil || p.fresh() }
+
+// errLeaseStale fails records whose lease went stale before they were
+// sent. It is a cancellation: the partition rewinds, nothing is lost.
+var errLeaseStale = fmt.Errorf("the job's lease was not renewed in time: %w", context.Canceled)
+
+// leaseCtx is a context that is done when its parent is, when it is
+// aborted, or (checked each time it is asked) when the lease is no longer
+// fresh. The producer asks before it writes a partition's first buffered
+// batch, so after a pause the answer reflects the time of the write, not
+// that of a timer that may not have fired yet.
+type leaseCtx struct {
+	context.Context
+	fresh  func() bool
+	cancel context.CancelFunc
+}
+
+var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+func newLeaseCtx(parent context.Context, fresh func() bool) *leaseCtx {
+	ctx, cancel := context.WithCancel(parent)
+	return &leaseCtx{Context: ctx, fresh: fresh, cancel: cancel}
+}
+
+func (c *leaseCtx) Done() <-chan struct{} {
+	if c.fresh != nil && !c.fresh() {
+		return closedCh
+	}
+	return c.Context.Done()
+}
+
+func (c *leaseCtx) Err() error {
+	if err := c.Context.Err(); err != nil {
+		return err
+	}
+	if c.fresh != nil && !c.fresh() {
+		return errLeaseStale
+	}
+	return nil
 }
 
 // checkpoint returns the next source offset to copy and the matching next

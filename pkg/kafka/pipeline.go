@@ -15,9 +15,9 @@ import (
 
 // startPartition begins copying a leased partition. The target topic is
 // made sure of first, in the background.
-func (r *replication) startPartition(l fleet.Lease) *partTask {
+func (r *replication) startPartition(l fleet.Lease, fresh func() bool) *partTask {
 	r.mu.Lock()
-	st := newPartState(l, r.flow.TargetTopic(l.Topic))
+	st := newPartState(r.ctx, l, r.flow.TargetTopic(l.Topic), fresh)
 	key := tp{l.Topic, l.Partition}
 	r.parts[key] = st
 	r.mu.Unlock()
@@ -90,9 +90,11 @@ func (t *partTask) Drain(ctx context.Context) error {
 	return err
 }
 
-// Abort stops at once: nothing more is produced for the partition.
+// Abort stops at once: nothing more is produced for the partition, and
+// what the producer has not started sending is dropped.
 func (t *partTask) Abort() {
 	t.stop()
+	t.st.rctx.cancel()
 	t.once.Do(func() { t.r.e.release(t.r) })
 }
 
@@ -148,6 +150,13 @@ func (r *replication) pipeline(cl *clients) {
 				st.hwm = fp.HighWatermark
 			}
 			stopped := st.stopped || st.failedAt >= 0
+			if !stopped && len(fp.Records) > 0 && !st.leaseFresh() {
+				// Not renewed lately: write nothing, fetch these again
+				// once the lease is renewed (or the job is stopped).
+				st.failedAt = fp.Records[0].Offset
+				st.err = &fleet.JobError{Code: "LeaseNotRenewed", Message: "the lease was not renewed within half its TTL; writes are paused", Since: sinceOr(st.err)}
+				stopped = true
+			}
 			st.mu.Unlock()
 			if stopped || len(fp.Records) == 0 {
 				return
@@ -172,6 +181,7 @@ func (r *replication) pipeline(cl *clients) {
 				st.inflight++
 				st.mu.Unlock()
 				src, ts, size := rec.Offset, rec.Timestamp, int64(len(rec.Key)+len(rec.Value))
+				out.Context = st.rctx
 				cl.producer.Produce(r.ctx, out, func(pr *kgo.Record, err error) {
 					r.acked(st, src, pr.Offset, ts, size, err, name, account)
 				})
@@ -222,8 +232,8 @@ func (r *replication) acked(st *partState, src, dst int64, ts time.Time, size in
 		lat := time.Since(ts)
 		st.lastLatency = lat
 		st.latencyMax = max(st.latencyMax, lat)
-		if st.err != nil && st.err.Code != "ReplicationFailure" {
-			st.err = nil
+		if st.failedAt < 0 {
+			st.err = nil // copying again (after a rewind, the failure is over)
 		}
 	}
 	idle := st.inflight == 0 && st.idle != nil
@@ -250,7 +260,7 @@ func (r *replication) retryFailed(cl *clients, _ []*partState) []*partState {
 	var failed []*partState
 	for _, st := range r.parts {
 		st.mu.Lock()
-		if st.failedAt >= 0 && st.inflight == 0 && !st.stopped && time.Since(st.err.Since) > 500*time.Millisecond {
+		if st.failedAt >= 0 && st.inflight == 0 && !st.stopped && (st.err == nil || time.Since(st.err.Since) > 500*time.Millisecond) && st.leaseFresh() {
 			failed = append(failed, st)
 		}
 		st.mu.Unlock()

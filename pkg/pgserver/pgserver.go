@@ -424,6 +424,51 @@ func (s *Server) Stop() error {
 	return s.stopErr
 }
 
+// Halt stops the server process and keeps its data, as an outage would;
+// Resume starts it again on the same port. mode is a pg_ctl shutdown mode:
+// "fast" (clients are disconnected, a clean shutdown) or "immediate" (no
+// shutdown checkpoint: like a crash, recovery at the next start).
+func (s *Server) Halt(mode string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return errors.New("pgserver: halt: the server was stopped")
+	}
+	if mode != "fast" && mode != "immediate" {
+		return fmt.Errorf("pgserver: halt: unknown mode %q", mode)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := s.run.command(ctx, "pg_ctl", "stop", "-D", s.dataDir, "-m", mode, "-w", "-s", "-t", "30").CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("pgserver: halt: pg_ctl stop -m %s: %w: %s", mode, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Resume starts a halted server again on its port.
+func (s *Server) Resume(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return errors.New("pgserver: resume: the server was stopped")
+	}
+	// The server's output goes to postgres.log in the base directory (the
+	// writer Start used is closed by now).
+	f, err := os.OpenFile(filepath.Join(s.dir, logFileName), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("pgserver: resume: %w", err)
+	}
+	defer f.Close()
+	cmd := s.run.command(ctx, "pg_ctl", "start", "-D", s.dataDir, "-w", "-s",
+		"-t", strconv.Itoa(startTimeoutSeconds), "-o", "-p "+strconv.Itoa(s.port))
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("pgserver: resume: pg_ctl start on port %d: %w (see %s)", s.port, withCtx(ctx, err), f.Name())
+	}
+	return nil
+}
+
 // StopDir stops a server that Start left running in base directory dir
 // (Options.Dir = dir), typically from another process, and removes what
 // Start created there, keeping dir and its postgres.log. A dir with no

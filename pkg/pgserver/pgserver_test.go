@@ -438,3 +438,38 @@ func TestInaccessibleDirAsRoot(t *testing.T) {
 		t.Errorf("failed Start left %s, which it created", dir)
 	}
 }
+
+func TestHaltResume(t *testing.T) {
+	requirePostgres(t)
+	t.Parallel()
+	s, err := Start(testContext(t), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Stop() })
+	conn := connect(t, s.URL())
+	if _, err := conn.Exec(testContext(t), "CREATE TABLE t (x int); INSERT INTO t VALUES (42)"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(context.Background())
+	if err := s.Halt("bogus"); err == nil {
+		t.Error("Halt(bogus) succeeded")
+	}
+	if err := s.Halt("fast"); err != nil {
+		t.Fatal(err)
+	}
+	if portOpen(s.Port()) {
+		t.Errorf("port %d still open after Halt", s.Port())
+	}
+	if !exists(t, s.DataDir()) {
+		t.Errorf("Halt removed %s", s.DataDir())
+	}
+	if err := s.Resume(testContext(t)); err != nil {
+		t.Fatal(err)
+	}
+	conn = connect(t, s.URL())
+	defer conn.Close(context.Background())
+	if got := queryString(t, conn, "SELECT x::text FROM t"); got != "42" {
+		t.Errorf("after Halt and Resume, t holds %q, want 42", got)
+	}
+}

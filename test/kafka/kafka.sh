@@ -6,6 +6,8 @@
 #   bash test/kafka/kafka.sh up       start the source and target clusters, wait until ready
 #   bash test/kafka/kafka.sh down     stop both and remove their data (idempotent)
 #   bash test/kafka/kafka.sh status   show what runs
+#   bash test/kafka/kafka.sh stop NAME    stop one cluster (source or target), keeping its data
+#   bash test/kafka/kafka.sh start NAME   start a stopped cluster again and wait until it is ready
 #   bash test/kafka/kafka.sh run CLASS ARGS...   any Kafka class on the same class path,
 #                                     e.g. org.apache.kafka.tools.ProducerPerformance
 #
@@ -25,7 +27,8 @@
 # Logs: $KAFKA_CACHE/run/<cluster>/logs/server.log (log4j2) and
 # $KAFKA_CACHE/run/<cluster>/console.log (JVM stdout/stderr).
 #
-# Environment: KAFKA_CACHE (default .cache/kafka under the repository root),
+# Environment: KAFKA_CACHE (default .cache/kafka under the repository root;
+# the jars are in $KAFKA_CACHE/lib), KAFKA_RUN (default $KAFKA_CACHE/run),
 # KAFKA_HEAP (default -Xmx512m), KAFKA_JVM_OPTS (default
 # -XX:TieredStopAtLevel=1), KAFKA_READY_TIMEOUT (default 120s), the
 # port variables above, MVN (default mvn).
@@ -36,7 +39,7 @@ ROOT=$(cd "$HERE/../.." && pwd)
 CACHE=${KAFKA_CACHE:-.cache/kafka}
 case "$CACHE" in /*) ;; *) CACHE="$ROOT/$CACHE" ;; esac
 LIB="$CACHE/lib"
-RUN="$CACHE/run"
+RUN=${KAFKA_RUN:-$CACHE/run}
 BIN="$CACHE/bin"
 POM="$HERE/pom.xml"
 MVN=${MVN:-mvn}
@@ -382,6 +385,38 @@ cmd_down() {
 	log "down: stopped and removed $RUN; $(since "$t0")"
 }
 
+check_name() {
+	case "${1:-}" in source | target) ;; *) die "usage: $0 stop|start source|target" ;; esac
+	[ -f "$RUN/$1/server.properties" ] || die "$1 was never started here (no $RUN/$1): run '$0 up' first"
+}
+
+# stop NAME / start NAME: one broker down and up again with its data, as a
+# restart (the fault suite uses them).
+cmd_stop() {
+	check_name "$@"
+	stop_one "$1"
+}
+
+cmd_start() {
+	check_name "$@"
+	local name=$1 t0 port
+	t0=$(now)
+	need_lib
+	if pid_of "$name" >/dev/null; then
+		log "start: $name already runs (pid $(pid_of "$name"))"
+		return 0
+	fi
+	port=$SOURCE_PORT
+	[ "$name" = target ] && port=$TARGET_PORT
+	build_ready
+	start_broker "$name"
+	"$BIN/ready" -bootstrap "127.0.0.1:$port" -pid "$(cat "$RUN/$name/pid")" -timeout "$READY_TIMEOUT" | sed "s/^/kafka: $name /" || {
+		tail -n 40 "$RUN/$name/logs/server.log" 2>/dev/null || true
+		die "$name did not become ready"
+	}
+	log "start: $name ready (pid $(cat "$RUN/$name/pid")) in $(since "$t0")"
+}
+
 cmd_status() {
 	for name in source target; do
 		if pid=$(pid_of "$name"); then
@@ -407,12 +442,20 @@ fetch) cmd_fetch ;;
 up) cmd_up ;;
 down) cmd_down ;;
 status) cmd_status ;;
+stop)
+	shift
+	cmd_stop "$@"
+	;;
+start)
+	shift
+	cmd_start "$@"
+	;;
 run)
 	shift
 	cmd_run "$@"
 	;;
 *)
-	sed -n '2,30p' "$0" | sed 's/^# \{0,1\}//'
+	sed -n '2,32p' "$0" | sed 's/^# \{0,1\}//'
 	exit 2
 	;;
 esac
