@@ -4,7 +4,7 @@ BIN      ?= bin/replicator
 FUZZTIME ?= 15s
 
 .DEFAULT_GOAL := help
-.PHONY: help build dev test test-fuzz test-clients test-secretsmanager test-console test-schemathesis bench-load bench-replication test-kafka test-integration kafka-up kafka-down lint bench bench-api bench-fleet migrate clean
+.PHONY: help build dev test test-fuzz test-clients test-secretsmanager test-console test-schemathesis bench-load bench-replication test-kafka test-integration test-faults kafka-up kafka-down lint bench bench-api bench-fleet migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -29,6 +29,9 @@ test-kafka: ## integration suite against two real Apache Kafka 4.1 clusters (jar
 
 test-integration: test-kafka ## the same as test-kafka
 
+test-faults: ## fault suite on real Kafka: SIGKILLed workers, zombies, PostgreSQL/broker/serve restarts; writes RELIABILITY.md
+	bash test/faults/run.sh
+
 kafka-up: ## start the suite's two real Kafka clusters (fetches the jars once)
 	bash test/kafka/kafka.sh fetch && bash test/kafka/kafka.sh up
 
@@ -47,6 +50,7 @@ test-secretsmanager: ## secret resolution against a Secrets-Manager-compatible s
 lint: ## go vet and gofmt
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./internal/integration/
+	$(GO) vet -tags faults ./internal/faults/
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 bench: bench-api bench-fleet bench-load ## API, fleet and load-while-replicating benchmarks (print tables)

@@ -160,6 +160,16 @@ func TestSASLScramTarget(t *testing.T) {
 	} else if !strings.Contains(logs, "TargetAuthenticationFailed") {
 		t.Fatal("the logs do not show the authentication failure (are logs captured?)")
 	}
+	// Nor in any metric: names, label values, help texts.
+	mfs, err := e.reg.Gather()
+	if err != nil || len(mfs) == 0 {
+		t.Fatalf("gather metrics: %d families, %v", len(mfs), err)
+	}
+	for _, mf := range mfs {
+		if s := mf.String(); strings.Contains(s, "s3cret-pass") || strings.Contains(s, "wrong-pass") {
+			t.Fatalf("a password appears in metric %s", mf.GetName())
+		}
+	}
 	for _, arn := range []string{good, bad} {
 		for _, body := range []string{fmt.Sprintf("%+v", e.describe(arn)), fmt.Sprint(e.status(arn))} {
 			if strings.Contains(body, "s3cret-pass") || strings.Contains(body, "wrong-pass") {

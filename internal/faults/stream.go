@@ -1,0 +1,253 @@
+// Package faults is the fault-injection suite's machinery: a continuous,
+// checksummed record stream, a checker that reads what arrived on the
+// target and proves nothing was lost, reordered or corrupted, and the
+// report it writes to RELIABILITY.md. The suite itself (processes, faults)
+// is faults_test.go, built with the `faults` tag (make test-faults).
+package faults
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// A stream record carries, per partition, a sequence number starting at 0
+// and a checksum over everything else, so that the checker can tell a lost,
+// duplicated, reordered or altered record from the record alone:
+//
+//	key    "<partition>-<seq>"
+//	value  magic (2 bytes) | seq (8, big endian) | crc32-C (4) | payload
+//	header "seq" = decimal seq
+//
+// The checksum covers the key, the seq bytes and the payload.
+const (
+	magic0, magic1 = 0xFA, 0x17
+	headerLen      = 2 + 8 + 4
+	// SeqHeader is the header that repeats the sequence number.
+	SeqHeader = "seq"
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// Encode builds the key, value and headers of record seq of partition.
+func Encode(partition int32, seq int64, payload []byte) (key, value []byte, headers []kgo.RecordHeader) {
+	key = []byte(strconv.Itoa(int(partition)) + "-" + strconv.FormatInt(seq, 10))
+	value = make([]byte, headerLen+len(payload))
+	value[0], value[1] = magic0, magic1
+	binary.BigEndian.PutUint64(value[2:10], uint64(seq))
+	copy(value[headerLen:], payload)
+	binary.BigEndian.PutUint32(value[10:14], checksum(key, value[2:10], payload))
+	return key, value, []kgo.RecordHeader{{Key: SeqHeader, Value: []byte(strconv.FormatInt(seq, 10))}}
+}
+
+func checksum(key, seq, payload []byte) uint32 {
+	c := crc32.Update(0, castagnoli, key)
+	c = crc32.Update(c, castagnoli, seq)
+	return crc32.Update(c, castagnoli, payload)
+}
+
+// Decode checks a record of partition and returns its sequence number.
+// Any difference from what Encode built is an error.
+func Decode(partition int32, key, value []byte, headers []kgo.RecordHeader) (int64, error) {
+	if len(value) < headerLen || value[0] != magic0 || value[1] != magic1 {
+		return 0, errors.New("not a stream record (bad magic or length)")
+	}
+	seq := int64(binary.BigEndian.Uint64(value[2:10]))
+	if want := strconv.Itoa(int(partition)) + "-" + strconv.FormatInt(seq, 10); string(key) != want {
+		return seq, fmt.Errorf("key %q, want %q (record of another partition, or altered)", key, want)
+	}
+	if got, want := binary.BigEndian.Uint32(value[10:14]), checksum(key, value[2:10], value[headerLen:]); got != want {
+		return seq, fmt.Errorf("seq %d: checksum %08x, want %08x (record altered)", seq, got, want)
+	}
+	found := false
+	for _, h := range headers {
+		if h.Key == SeqHeader {
+			if string(h.Value) != strconv.FormatInt(seq, 10) {
+				return seq, fmt.Errorf("seq %d: header %s = %q", seq, SeqHeader, h.Value)
+			}
+			found = true
+		}
+	}
+	if !found {
+		return seq, fmt.Errorf("seq %d: header %s missing", seq, SeqHeader)
+	}
+	return seq, nil
+}
+
+// Producer writes the stream to a topic at a steady rate, spreading records
+// over the partitions round-robin, with an idempotent producer that retries
+// forever (so the source holds every sequence number once, in order, even
+// across source broker restarts).
+type Producer struct {
+	cl         *kgo.Client
+	topic      string
+	partitions int32
+	size       int
+	rate       float64
+
+	next  []int64        // next seq per partition (producer goroutine only)
+	acked []atomic.Int64 // records acknowledged per partition
+	fails atomic.Int64
+	lastE atomic.Value // string
+
+	stop chan struct{}
+	done chan struct{}
+	mu   sync.Mutex
+	t0   time.Time
+	t1   time.Time
+}
+
+// NewProducer returns a producer for topic; Start begins writing.
+func NewProducer(bootstrap, topic string, partitions int32, size int, rate float64) (*Producer, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.ClientID("faults-producer"),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(5*time.Millisecond),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.UnknownTopicRetries(-1), kgo.MaxBufferedRecords(1<<20))
+	if err != nil {
+		return nil, err
+	}
+	return &Producer{cl: cl, topic: topic, partitions: partitions, size: size, rate: rate,
+		next: make([]int64, partitions), acked: make([]atomic.Int64, partitions),
+		stop: make(chan struct{}), done: make(chan struct{})}, nil
+}
+
+// Start begins producing in the background.
+func (p *Producer) Start(seed uint64) {
+	p.mu.Lock()
+	p.t0 = time.Now()
+	p.mu.Unlock()
+	go p.run(seed)
+}
+
+func (p *Producer) run(seed uint64) {
+	defer close(p.done)
+	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	payload := make([]byte, p.size)
+	interval := time.Duration(float64(time.Second) / p.rate * 10) // 10 records per tick
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	var part int32
+	for {
+		select {
+		case <-p.stop:
+			return
+		case <-tick.C:
+		}
+		for range 10 {
+			for i := range payload {
+				payload[i] = byte(rng.Uint32())
+			}
+			seq := p.next[part]
+			p.next[part]++
+			k, v, h := Encode(part, seq, payload)
+			pp := part
+			p.cl.Produce(context.Background(), &kgo.Record{Topic: p.topic, Partition: pp, Key: k, Value: v, Headers: h},
+				func(_ *kgo.Record, err error) {
+					if err != nil {
+						p.fails.Add(1)
+						p.lastE.Store(err.Error())
+						return
+					}
+					p.acked[pp].Add(1)
+				})
+			part = (part + 1) % p.partitions
+		}
+	}
+}
+
+// Stop stops producing and waits for every record in flight.
+func (p *Producer) Stop(ctx context.Context) error {
+	select {
+	case <-p.stop:
+	default:
+		close(p.stop)
+	}
+	<-p.done
+	err := p.cl.Flush(ctx)
+	p.mu.Lock()
+	p.t1 = time.Now()
+	p.mu.Unlock()
+	p.cl.Close()
+	return err
+}
+
+// Acked returns the records acknowledged so far per partition.
+func (p *Producer) Acked() []int64 {
+	out := make([]int64, p.partitions)
+	for i := range out {
+		out[i] = p.acked[i].Load()
+	}
+	return out
+}
+
+// Failures returns how many records the source refused, and the last error.
+func (p *Producer) Failures() (int64, string) {
+	s, _ := p.lastE.Load().(string)
+	return p.fails.Load(), s
+}
+
+// Rate is the records acknowledged per second between Start and Stop (or now).
+func (p *Producer) Rate() float64 {
+	p.mu.Lock()
+	t0, t1 := p.t0, p.t1
+	p.mu.Unlock()
+	if t1.IsZero() {
+		t1 = time.Now()
+	}
+	var n int64
+	for _, a := range p.Acked() {
+		n += a
+	}
+	if d := t1.Sub(t0).Seconds(); d > 0 {
+		return float64(n) / d
+	}
+	return 0
+}
+
+// checkStream reads the source topic back: the stream itself must be whole
+// (offset = sequence number), or the suite measured nothing.
+func checkStream(bootstrap, topic string, partitions int32, acked []int64) []string {
+	var out []string
+	parts := map[string]map[int32]kgo.Offset{topic: {}}
+	for p := range partitions {
+		parts[topic][p] = kgo.NewOffset().AtStart()
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.ConsumePartitions(parts))
+	if err != nil {
+		return []string{err.Error()}
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	got := make([]int64, partitions)
+	var total, want int64
+	for _, a := range acked {
+		want += a
+	}
+	for total < want && ctx.Err() == nil {
+		fs := cl.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) {
+			seq, err := Decode(r.Partition, r.Key, r.Value, r.Headers)
+			if err != nil || seq != r.Offset || seq != got[r.Partition] {
+				if len(out) < 10 {
+					out = append(out, fmt.Sprintf("source %s[%d] offset %d: seq %d (%v): the stream itself is not whole", topic, r.Partition, r.Offset, seq, err))
+				}
+			}
+			got[r.Partition]++
+			total++
+		})
+	}
+	if total < want {
+		out = append(out, fmt.Sprintf("source: read %d of %d records back", total, want))
+	}
+	return out
+}
