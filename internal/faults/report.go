@@ -14,7 +14,7 @@ type FaultResult struct {
 	Kind, Detail  string
 	Injected      time.Time
 	Restored      time.Time // the fault undone (process restarted, server up again)
-	Recovered     time.Time // everything acknowledged before Restored is on the target, and RUNNING
+	Recovered     time.Time // everything produced before Restored is on the target, and RUNNING
 	Err           string    // why it did not recover
 	Duplicates    int64
 	MaxSpan       time.Duration
@@ -109,8 +109,8 @@ func (r *Report) Markdown() string {
 		w("| %d | %s | %s | %.1f s | %.1f s | %s | %d | %s | %s |\n", f.N, f.Kind, f.Detail, f.Restored.Sub(f.Injected).Seconds(),
 			f.Delay.Seconds(), rec, f.Duplicates, span, late)
 	}
-	w("\n*Recovered after*: from the injection until the target holds every record the source had acknowledged when the\n")
-	w("fault was undone, and the replicator is RUNNING. *Outage*: injection until the process or server was back.\n")
+	w("\n*Recovered after*: from the injection until the target holds every record produced before the fault was undone\n")
+	w("(including records the test producer buffered while the source was down), and the replicator is RUNNING. *Outage*: injection until the process or server was back.\n")
 	w("*Longest record delay*: of the records whose first copy arrived between the injection and the recovery, the longest\n")
 	w("time from produce (the timestamp the test producer gave it) to arrival on the target; for a source broker restart it\n")
 	w("includes the time the record waited in the producer. *Zombie: rewinds after it resumed*:\n")

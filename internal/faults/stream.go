@@ -94,7 +94,7 @@ type Producer struct {
 	size       int
 	rate       float64
 
-	next  []int64        // next seq per partition (producer goroutine only)
+	next  []atomic.Int64 // next seq per partition: records handed to the client
 	acked []atomic.Int64 // records acknowledged per partition
 	fails atomic.Int64
 	lastE atomic.Value // string
@@ -116,7 +116,7 @@ func NewProducer(bootstrap, topic string, partitions int32, size int, rate float
 		return nil, err
 	}
 	return &Producer{cl: cl, topic: topic, partitions: partitions, size: size, rate: rate,
-		next: make([]int64, partitions), acked: make([]atomic.Int64, partitions),
+		next: make([]atomic.Int64, partitions), acked: make([]atomic.Int64, partitions),
 		stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
 
@@ -146,8 +146,7 @@ func (p *Producer) run(seed uint64) {
 			for i := range payload {
 				payload[i] = byte(rng.Uint32())
 			}
-			seq := p.next[part]
-			p.next[part]++
+			seq := p.next[part].Add(1) - 1
 			k, v, h := Encode(part, seq, payload)
 			pp := part
 			p.cl.Produce(context.Background(), &kgo.Record{Topic: p.topic, Partition: pp, Key: k, Value: v, Headers: h},
@@ -185,6 +184,16 @@ func (p *Producer) Acked() []int64 {
 	out := make([]int64, p.partitions)
 	for i := range out {
 		out[i] = p.acked[i].Load()
+	}
+	return out
+}
+
+// Produced returns the records handed to the client so far per partition
+// (acknowledged or not yet).
+func (p *Producer) Produced() []int64 {
+	out := make([]int64, p.partitions)
+	for i := range out {
+		out[i] = p.next[i].Load()
 	}
 	return out
 }

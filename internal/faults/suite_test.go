@@ -188,7 +188,7 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("the stream did not start: %d records acknowledged in 30 s, %d failed (%s)", n, f, last)
 		}
 	}
-	if _, err := e.waitRecovered(prod, chk, "start", time.Now()); err != "" {
+	if _, err := e.waitRecovered(prod, chk, "start"); err != "" {
 		t.Fatalf("replication did not start: %s", err)
 	}
 	e.logf("steady: %d records copied so far", chk.Summary().Unique)
@@ -219,7 +219,7 @@ func TestFaults(t *testing.T) {
 		fr.Detail = e.inject(kind)
 		fr.Restored = time.Now()
 		e.logf("fault %d/%d: %s (%s); restored after %.1fs", i+1, len(schedule), kind, fr.Detail, fr.Restored.Sub(fr.Injected).Seconds())
-		fr.Recovered, fr.Err = e.waitRecovered(prod, chk, kind, fr.Restored)
+		fr.Recovered, fr.Err = e.waitRecovered(prod, chk, kind)
 		fr.Delay = chk.MaxDelay()
 		after := chk.Summary()
 		fr.Duplicates = after.Duplicates - before.Duplicates
@@ -256,7 +256,7 @@ func TestFaults(t *testing.T) {
 	for _, a := range acked {
 		rep.Produced += a
 	}
-	if _, err := e.waitRecovered(prod, chk, "final", time.Now()); err != "" {
+	if _, err := e.waitRecovered(prod, chk, "final"); err != "" {
 		t.Errorf("final catch-up: %s", err)
 	}
 	if msg := grp.finish(acked); msg != "" {
@@ -624,12 +624,12 @@ func (e *env) kafka(args ...string) {
 	}
 }
 
-// waitRecovered waits until the target holds every record the source had
-// acknowledged at `since` and the replicator is RUNNING. It returns when
-// that held, or why it did not.
-func (e *env) waitRecovered(prod *Producer, chk *Checker, what string, since time.Time) (time.Time, string) {
-	want := prod.Acked()
-	_ = since
+// waitRecovered waits until the target holds every record produced so far
+// (handed to the producer: records it still buffers while the source is
+// down count too) and the replicator is RUNNING. It returns when that held,
+// or why it did not.
+func (e *env) waitRecovered(prod *Producer, chk *Checker, what string) (time.Time, string) {
+	want := prod.Produced()
 	deadline := time.Now().Add(scale(120 * time.Second))
 	var st string
 	for {
