@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 
+	"github.com/openreplicator/replicator/pkg/postgres"
 	"github.com/openreplicator/replicator/pkg/replicator"
 )
 
@@ -42,6 +43,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		}
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		kind, body.Message = replicator.KindUnavailable, "request canceled"
+	case postgres.Unavailable(err):
+		// The database is down or restarting: a retryable 503, not a 500.
+		kind, body.Message = replicator.KindUnavailable, "the service is temporarily unavailable; retry"
+		log.WarnContext(r.Context(), "api: database unavailable", "request_id", requestID(r.Context()), "err", err)
 	default:
 		log.ErrorContext(r.Context(), "api: internal error", "request_id", requestID(r.Context()), "err", err)
 	}

@@ -211,7 +211,10 @@ func TestFaults(t *testing.T) {
 	}
 
 	for i, kind := range schedule {
-		time.Sleep(time.Duration(500+e.rng.IntN(2500)) * time.Millisecond) // a random moment
+		// Faults come one at a time: after the previous recovery, a
+		// heartbeat stores the checkpoints of the new owners (the duplicate
+		// bound is per fault), then a random moment.
+		time.Sleep(1500*time.Millisecond + time.Duration(e.rng.IntN(2500))*time.Millisecond)
 		before := chk.Summary()
 		fr := FaultResult{N: i + 1, Kind: kind}
 		chk.ResetDelays()
