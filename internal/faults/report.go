@@ -70,7 +70,7 @@ func (r *Report) Markdown() string {
 		verdict = fmt.Sprintf("**FAILED** (%d violations)", len(r.Violations))
 	}
 	w("## Fault suite: %s\n\n", verdict)
-	w("- Command: `%s` (seed %d: `FAULTS_SEED=%d make test-faults` replays the same schedule)\n", r.Command, r.Seed, r.Seed)
+	w("- Command: `%s` (seed %d: `FAULTS_SEED=%d make test-faults` replays the same sequence of faults and waits)\n", r.Command, r.Seed, r.Seed)
 	w("- Run: %s UTC, %s; Apache Kafka %s (two single-node KRaft clusters), PostgreSQL %s, %s, %d CPUs\n",
 		r.Started.UTC().Format("2006-01-02 15:04"), r.Ended.Sub(r.Started).Round(time.Second), r.KafkaVersion, r.PGVersion, runtime.Version(), runtime.NumCPU())
 	w("- System: 2 × `replicator serve`, 3 × `replicator worker`, lease TTL %s; stream: %d partitions, %.0f records/s offered, 214-byte checksummed records\n\n",

@@ -10,12 +10,15 @@ package faults
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -31,6 +34,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/openreplicator/replicator/internal/proc"
+	"github.com/openreplicator/replicator/pkg/fleet"
 	"github.com/openreplicator/replicator/pkg/pgserver"
 )
 
@@ -572,13 +576,13 @@ func (e *env) inject(kind string) string {
 	t := e.t
 	switch kind {
 	case "worker SIGKILL":
-		i := e.rng.IntN(numWorkers)
+		i := e.busyWorker()
 		e.workers[i].Kill()
 		d := e.sleepRand(500, 3000)
 		e.startWorker(i)
 		return fmt.Sprintf("worker%d killed, restarted after %.1fs", i+1, d.Seconds())
 	case "zombie worker (SIGSTOP past its lease)":
-		i := e.rng.IntN(numWorkers)
+		i := e.busyWorker()
 		if err := e.workers[i].Pause(); err != nil {
 			t.Fatal(err)
 		}
@@ -617,6 +621,47 @@ func (e *env) inject(kind string) string {
 	}
 	t.Fatalf("unknown fault %q", kind)
 	return ""
+}
+
+// busyWorker picks, at random, one of the workers that hold partition
+// jobs (a worker holding none would make a fault that tests nothing).
+func (e *env) busyWorker() int {
+	var busy []int
+	for i := range numServe {
+		req, _ := http.NewRequest("GET", "http://"+e.serveAddrs[i]+"/v1/workers", nil)
+		req.Header.Set("Authorization", "Bearer "+workerToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			continue
+		}
+		var out struct {
+			Workers []fleet.WorkerInfo `json:"workers"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&out)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != 200 {
+			continue
+		}
+		for _, w := range out.Workers {
+			parts := 0
+			for _, j := range w.Jobs {
+				if j.Kind == fleet.KindPartition {
+					parts++
+				}
+			}
+			for n := range numWorkers {
+				if parts > 0 && w.ID == fmt.Sprintf("fw%d-gen%d", n+1, e.workerGen[n]) {
+					busy = append(busy, n)
+				}
+			}
+		}
+		break
+	}
+	if len(busy) == 0 {
+		return e.rng.IntN(numWorkers)
+	}
+	sort.Ints(busy)
+	return busy[e.rng.IntN(len(busy))]
 }
 
 func (e *env) kafka(args ...string) {
