@@ -8,6 +8,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -26,6 +29,7 @@ type workerConfig struct {
 	listenAddr      string
 	clustersFile    string
 	secretsFile     string
+	memoryLimit     string
 	log             logConfig
 }
 
@@ -38,6 +42,7 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	s.String(&c.listenAddr, "worker-listen-addr", "", ":9090", "address of the worker's /healthz and /metrics")
 	s.String(&c.clustersFile, "clusters-file", "", "", "JSON file: MSK cluster ARN → connection settings")
 	s.String(&c.secretsFile, "secrets-file", "", "", "JSON file: secret ARN → secret")
+	s.String(&c.memoryLimit, "memory-limit", "", "192MiB", "soft memory limit of the worker process (Go runtime; GOMEMLIMIT wins when set; 0: none): the GC works harder near it instead of letting the heap double")
 	s.logging(&c.log)
 	if err := s.Parse(args); err != nil {
 		return err
@@ -45,6 +50,15 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	log, err := c.log.logger(stderr)
 	if err != nil {
 		return err
+	}
+	if getenv("GOMEMLIMIT") == "" {
+		limit, err := parseBytes(c.memoryLimit)
+		if err != nil {
+			return fmt.Errorf("REPLICATOR_MEMORY_LIMIT: %w", err)
+		}
+		if limit > 0 {
+			debug.SetMemoryLimit(limit)
+		}
 	}
 	return worker(ctx, c, log, nil)
 }
@@ -97,4 +111,24 @@ func worker(ctx context.Context, c workerConfig, log *slog.Logger, ready chan<- 
 		ready <- c.workerID
 	}
 	return w.Run(ctx)
+}
+
+// parseBytes reads a size such as 192MiB, 1GiB, 500MB or 1048576 (bytes).
+func parseBytes(v string) (int64, error) {
+	v = strings.TrimSpace(v)
+	mult := int64(1)
+	for _, u := range []struct {
+		suf string
+		m   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"KB", 1e3}, {"MB", 1e6}, {"GB", 1e9}, {"B", 1}} {
+		if strings.HasSuffix(v, u.suf) {
+			v, mult = strings.TrimSuffix(v, u.suf), u.m
+			break
+		}
+	}
+	n, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil || n < 0 {
+		return 0, fmt.Errorf("%q is not a size (e.g. 192MiB, 1GiB, 0)", v)
+	}
+	return int64(n * float64(mult)), nil
 }
