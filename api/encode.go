@@ -47,6 +47,9 @@ func decode(r *http.Request, body []byte, v any) error {
 	if err := dec.Decode(v); err != nil {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
+			if te.Field == "" { // the body itself: [], "x", 1
+				return replicator.Invalid("body", "the request body must be a JSON object")
+			}
 			return replicator.Invalid(te.Field, "member %s must be of type %s", te.Field, jsonKind(te.Type.Kind().String()))
 		}
 		return replicator.Invalid("body", "the request body is not valid JSON")

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/openreplicator/replicator/pkg/fleet"
@@ -76,6 +77,11 @@ func (s *server) requireWorkerToken(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || s.WorkerToken == "" || subtle.ConstantTimeCompare([]byte(tok), []byte(s.WorkerToken)) != 1 {
+			// Read the body (bounded) as the AWS operations do: answering
+			// before it is read and then closing the connection (the client
+			// asked to, or the body is over 256 KiB) resets the connection
+			// under a client still sending, which then never sees the 401.
+			_, _ = readBody(w, r)
 			writeError(w, r, s.Logger, &replicator.Error{Kind: replicator.KindUnauthorized, Message: "a valid worker token is required"})
 			return
 		}
@@ -160,12 +166,34 @@ func (s *server) handleRelease(w http.ResponseWriter, r *http.Request, body []by
 	return nil
 }
 
+// maxTopicName is Kafka's limit on topic names. Longer names cannot come
+// from a source cluster, and PostgreSQL cannot index them (a btree entry
+// is at most about 2.7 kB).
+const maxTopicName = 249
+
+func validTopology(t *fleet.Topology) error {
+	for _, ti := range t.Topics {
+		if ti.Name == "" || len(ti.Name) > maxTopicName {
+			return replicator.Invalid("topics.name", "topic names must be 1 to %d characters", maxTopicName)
+		}
+		for _, p := range ti.Partitions {
+			if p.Partition < 0 {
+				return replicator.Invalid("topics.partitions.partition", "partition numbers must not be negative")
+			}
+		}
+	}
+	return nil
+}
+
 func (s *server) handleTopology(w http.ResponseWriter, r *http.Request, body []byte) error {
 	var t fleet.Topology
 	if err := decode(r, body, &t); err != nil {
 		return err
 	}
 	if err := validWorkerID(t.WorkerID); err != nil {
+		return err
+	}
+	if err := validTopology(&t); err != nil {
 		return err
 	}
 	added, removed, err := s.Fleet.ReportTopology(r.Context(), t)
@@ -182,8 +210,23 @@ func (s *server) handleTopology(w http.ResponseWriter, r *http.Request, body []b
 	return nil
 }
 
+// replicatorID returns the {id} path parameter, a replicator ID: a UUID in
+// its canonical form (anything else is not one, and PostgreSQL refuses to
+// compare it with one).
+func replicatorID(r *http.Request) (string, error) {
+	id := chi.URLParam(r, "id")
+	if _, err := uuid.Parse(id); err != nil || len(id) != 36 {
+		return "", replicator.Invalid("id", "id must be a replicator ID (a UUID)")
+	}
+	return id, nil
+}
+
 func (s *server) handleSpec(w http.ResponseWriter, r *http.Request, _ []byte) error {
-	spec, err := s.Fleet.ReplicatorSpec(r.Context(), chi.URLParam(r, "id"))
+	id, err := replicatorID(r)
+	if err != nil {
+		return err
+	}
+	spec, err := s.Fleet.ReplicatorSpec(r.Context(), id)
 	if err != nil {
 		return err
 	}
@@ -192,7 +235,11 @@ func (s *server) handleSpec(w http.ResponseWriter, r *http.Request, _ []byte) er
 }
 
 func (s *server) handleMappings(w http.ResponseWriter, r *http.Request, _ []byte) error {
-	points, err := s.Fleet.MappingPoints(r.Context(), chi.URLParam(r, "id"), 64)
+	id, err := replicatorID(r)
+	if err != nil {
+		return err
+	}
+	points, err := s.Fleet.MappingPoints(r.Context(), id, 64)
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -96,6 +97,9 @@ func (s *server) listReplicators(w http.ResponseWriter, r *http.Request, c *call
 	prefix := q.Get("replicatorNameFilter")
 	if len(prefix) > 128 {
 		return replicator.Invalid("replicatorNameFilter", "replicatorNameFilter must be at most 128 characters")
+	}
+	if !utf8.ValidString(prefix) || strings.ContainsRune(prefix, 0) {
+		return replicator.Invalid("replicatorNameFilter", "replicatorNameFilter must be valid UTF-8 without NUL characters")
 	}
 	after := ""
 	if tok := q.Get("nextToken"); tok != "" {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode"
 
 	"github.com/jackc/pgx/v5"
 
@@ -142,14 +143,22 @@ func (s *Store) ListReplicators(ctx context.Context, account, prefix, after stri
 }
 
 // prefixUpperBound returns the smallest string greater than every string
-// with prefix p ("" when there is none, or p is empty).
+// with prefix p ("" when there is none, or p is empty). p is valid UTF-8,
+// and so is the bound (PostgreSQL refuses anything else): it increments
+// the last code point that can be, and UTF-8's byte order is code point
+// order.
 func prefixUpperBound(p string) string {
-	b := []byte(p)
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] < 0xff {
-			b[i]++
-			return string(b[:i+1])
+	rs := []rune(p)
+	for i := len(rs) - 1; i >= 0; i-- {
+		switch r := rs[i]; {
+		case r == unicode.MaxRune:
+			continue
+		case r == 0xD7FF: // the surrogates are not code points
+			rs[i] = 0xE000
+		default:
+			rs[i] = r + 1
 		}
+		return string(rs[:i+1])
 	}
 	return ""
 }
