@@ -4,7 +4,6 @@ package integration
 
 import (
 	"fmt"
-	"syscall"
 	"testing"
 	"time"
 
@@ -47,7 +46,7 @@ func TestWorkerFailover(t *testing.T) {
 	h := newT(t, "failover")
 	t.Cleanup(func() {
 		for i := range numWorkers {
-			if suite.workers[i].exited() {
+			if suite.workers[i].Exited() {
 				if _, err := startWorker(i); err != nil {
 					t.Errorf("restarting %s: %v", workerID(i), err)
 				}
@@ -88,10 +87,7 @@ func TestWorkerFailover(t *testing.T) {
 
 	// kill -9 worker 2: no release, its leases expire.
 	victim := suite.workers[1]
-	if err := victim.cmd.Process.Signal(syscall.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	<-victim.done
+	victim.Kill()
 	killed := time.Now()
 	batch(200)
 	took := eventually(t, 60*time.Second, "worker 1 holds every job", func() error {
@@ -127,7 +123,7 @@ func TestWorkerFailover(t *testing.T) {
 		}
 		return nil
 	})
-	suite.workers[0].stop()
+	suite.workers[0].Stop(stopGrace)
 	stopped := time.Now()
 	took = eventually(t, 60*time.Second, "worker 2 holds every job", func() error {
 		o, _ := h.owners(arn, nil)

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -20,7 +19,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -35,6 +33,7 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
+	rproc "github.com/openreplicator/replicator/internal/proc"
 	"github.com/openreplicator/replicator/pkg/pgserver"
 	"github.com/openreplicator/replicator/pkg/replicator"
 )
@@ -70,11 +69,11 @@ var suite struct {
 	apiURL string
 	sdk    *awskafka.Client
 	logDir string
-	procs  []*proc // every process started, for the logs
+	procs  []*rproc.Proc // every process started, for the logs
 
 	bin         string
 	workerBase  []string
-	workers     [numWorkers]*proc
+	workers     [numWorkers]*rproc.Proc
 	workerAddrs [numWorkers]string
 }
 
@@ -93,7 +92,7 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) (code int, err error) {
 	ci := os.Getenv("CI") == "true"
-	root, err := repoRoot()
+	root, err := rproc.RepoRoot()
 	if err != nil {
 		return 1, err
 	}
@@ -121,21 +120,6 @@ func run(m *testing.M) (code int, err error) {
 		return 1, err
 	}
 	return m.Run(), nil
-}
-
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no go.mod above %s", dir)
-		}
-	}
 }
 
 // loadKafkaEnv fills the cluster addresses from the environment or the env
@@ -262,17 +246,17 @@ func startSystem(root string) (stop func(), err error) {
 		"REPLICATOR_WORKER_TOKEN=" + workerToken,
 	}
 	migrate := exec.Command(bin, "migrate")
-	migrate.Env = childEnv(base...)
+	migrate.Env = rproc.ChildEnv(base...)
 	if out, err := migrate.CombinedOutput(); err != nil {
 		return stop, fmt.Errorf("replicator migrate: %v\n%s", err, out)
 	}
 	logf("migrated")
 
-	apiAddr, err := freeAddr()
+	apiAddr, err := rproc.FreeAddr()
 	if err != nil {
 		return stop, err
 	}
-	serve, err := startProc("serve", bin, []string{"serve"}, childEnv(append(base,
+	serve, err := startProc("serve", bin, []string{"serve"}, rproc.ChildEnv(append(base,
 		"REPLICATOR_LISTEN_ADDR="+apiAddr,
 		"REPLICATOR_REGION="+region,
 		"REPLICATOR_ACCESS_KEYS="+accessKeyID+":"+secretKey+":"+account,
@@ -282,9 +266,9 @@ func startSystem(root string) (stop func(), err error) {
 	if err != nil {
 		return stop, err
 	}
-	undo = append(undo, func() { serve.stop() })
+	undo = append(undo, func() { serve.Stop(stopGrace) })
 	suite.apiURL = "http://" + apiAddr
-	if err := waitHTTP(suite.apiURL+"/readyz", serve, 30*time.Second); err != nil {
+	if err := serve.WaitHTTP(suite.apiURL+"/readyz", scale(30*time.Second)); err != nil {
 		return stop, err
 	}
 	logf("serve ready on %s", suite.apiURL)
@@ -296,8 +280,8 @@ func startSystem(root string) (stop func(), err error) {
 		if err != nil {
 			return stop, err
 		}
-		undo = append(undo, func() { suite.workers[i].stop() })
-		logf("%s ready (health on %s)", w.name, suite.workerAddrs[i])
+		undo = append(undo, func() { suite.workers[i].Stop(stopGrace) })
+		logf("%s ready (health on %s)", w.Name, suite.workerAddrs[i])
 	}
 	suite.sdk = awskafka.New(awskafka.Options{Region: region, BaseEndpoint: aws.String(suite.apiURL),
 		Credentials: credentials.NewStaticCredentialsProvider(accessKeyID, secretKey, "")})
@@ -307,16 +291,16 @@ func startSystem(root string) (stop func(), err error) {
 
 // startWorker starts (or restarts) worker i (0-based; ID it-worker<i+1>)
 // and waits until it serves its health endpoint.
-func startWorker(i int) (*proc, error) {
+func startWorker(i int) (*rproc.Proc, error) {
 	if suite.workerAddrs[i] == "" {
-		addr, err := freeAddr()
+		addr, err := rproc.FreeAddr()
 		if err != nil {
 			return nil, err
 		}
 		suite.workerAddrs[i] = addr
 	}
 	name := fmt.Sprintf("worker%d", i+1)
-	w, err := startProc(name, suite.bin, []string{"worker"}, childEnv(append(suite.workerBase,
+	w, err := startProc(name, suite.bin, []string{"worker"}, rproc.ChildEnv(append(suite.workerBase,
 		"REPLICATOR_CONTROL_PLANE_URL="+suite.apiURL,
 		"REPLICATOR_WORKER_ID="+workerID(i),
 		"REPLICATOR_WORKER_LISTEN_ADDR="+suite.workerAddrs[i],
@@ -325,8 +309,8 @@ func startWorker(i int) (*proc, error) {
 		return nil, err
 	}
 	suite.workers[i] = w
-	if err := waitHTTP("http://"+suite.workerAddrs[i]+"/healthz", w, 30*time.Second); err != nil {
-		w.stop()
+	if err := w.WaitHTTP("http://"+suite.workerAddrs[i]+"/healthz", scale(30*time.Second)); err != nil {
+		w.Stop(stopGrace)
 		return nil, err
 	}
 	return w, nil
@@ -339,20 +323,6 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
-}
-
-// childEnv is this process's environment without the replicator's own
-// settings (so a developer's shell does not leak into the test), plus kv.
-func childEnv(kv ...string) []string {
-	var out []string
-	for _, e := range os.Environ() {
-		k, _, _ := strings.Cut(e, "=")
-		if strings.HasPrefix(k, "REPLICATOR_") || k == "DATABASE_URL" || strings.HasPrefix(k, "AWS_") {
-			continue
-		}
-		out = append(out, e)
-	}
-	return append(out, kv...)
 }
 
 // database returns the URL of a new, empty database and a function that
@@ -397,15 +367,6 @@ func withDatabase(raw, db string) string {
 	return u.String()
 }
 
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
-}
-
 func randHex(n int) string {
 	b := make([]byte, n)
 	_, _ = rand.Read(b)
@@ -414,39 +375,17 @@ func randHex(n int) string {
 
 // --- processes -------------------------------------------------------------------
 
-// proc is a replicator subprocess whose output goes to a log file.
-type proc struct {
-	name string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
-}
-
-func startProc(name, bin string, args, env []string) (*proc, error) {
-	logPath := filepath.Join(suite.logDir, name+".log")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+// startProc starts a replicator subprocess (internal/proc) whose output
+// goes to <logDir>/<name>.log, and keeps it for the logs dump (a restart
+// under the same name replaces the entry, same log file).
+func startProc(name, bin string, args, env []string) (*rproc.Proc, error) {
+	p, err := rproc.Start(name, suite.logDir, bin, args, env)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	// The child dies with this test process, even on a panic or a timeout.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, log: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
 	for i, q := range suite.procs {
-		if q.name == name {
-			suite.procs[i] = p // a restart: same log file
+		if q.Name == name {
+			suite.procs[i] = p
 			return p, nil
 		}
 	}
@@ -454,72 +393,8 @@ func startProc(name, bin string, args, env []string) (*proc, error) {
 	return p, nil
 }
 
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM, waits up to 20 s, then kills.
-func (p *proc) stop() {
-	if p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(20 * time.Second):
-		fmt.Fprintf(os.Stderr, "integration: %s did not stop within 20 s; killing it\n", p.name)
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func waitHTTP(u string, p *proc, within time.Duration) error {
-	deadline := time.Now().Add(scale(within))
-	for {
-		resp, err := http.Get(u)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-			err = fmt.Errorf("status %d", resp.StatusCode)
-		}
-		if p.exited() {
-			return fmt.Errorf("%s exited (%v) before %s answered:\n%s", p.name, p.err, u, tail(p.log, 40))
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not answer within %s: %v\n%s", u, scale(within), err, tail(p.log, 40))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// tail returns the last n lines of a file.
-func tail(path string, n int) string {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Sprintf("(%v)", err)
-	}
-	defer f.Close()
-	var lines []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > 4*n {
-			lines = lines[len(lines)-n:]
-		}
-	}
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
+// stopGrace is how long a SIGTERMed process may take before it is killed.
+const stopGrace = 20 * time.Second
 
 // grepLog returns up to n lines of path that contain s, the newest last.
 func grepLog(path, s string, n int) []string {
@@ -652,14 +527,14 @@ func (h *T) createTopic(adm *kadm.Client, partitions int32, configs map[string]*
 func (h *T) dumpLogs() {
 	for _, p := range suite.procs {
 		var b strings.Builder
-		if lines := grepLog(p.log, "level=WARN", 15); len(lines) > 0 {
+		if lines := grepLog(p.Log, "level=WARN", 15); len(lines) > 0 {
 			b.WriteString("  warnings:\n    " + strings.Join(lines, "\n    ") + "\n")
 		}
-		if lines := grepLog(p.log, "level=ERROR", 15); len(lines) > 0 {
+		if lines := grepLog(p.Log, "level=ERROR", 15); len(lines) > 0 {
 			b.WriteString("  errors:\n    " + strings.Join(lines, "\n    ") + "\n")
 		}
-		b.WriteString("  tail:\n    " + strings.ReplaceAll(tail(p.log, 40), "\n", "\n    "))
-		h.Logf("--- %s (%s)\n%s", p.name, p.log, b.String())
+		b.WriteString("  tail:\n    " + strings.ReplaceAll(rproc.Tail(p.Log, 40), "\n", "\n    "))
+		h.Logf("--- %s (%s)\n%s", p.Name, p.Log, b.String())
 	}
 }
 
