@@ -1,7 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -15,9 +19,9 @@ type report struct {
 	LatRate            float64
 	MM2Heap            string
 	Systems            []sysResult
-	Limit              *limitResult
+	Limit              *limitResult  // the highest of LimitRuns
+	LimitRuns          []limitResult // one per -limit-clients entry
 	Floor              *latencyResult
-	LimitClients       int
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
@@ -27,7 +31,8 @@ func (r report) markdown() string {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("## Replication throughput, latency and cost: %d topic(s) × %d partitions\n\n", r.Topics, r.Partitions)
 	w("Measured by `make bench-replication` (`test/bench-replication/run.sh`, which starts two single-node\n")
-	w("Kafka 4.1.1 clusters from the Maven jars with full JIT on their own ports, then runs `cmd/replbench`).\n\n")
+	w("Kafka 4.1.1 clusters from the Maven jars with full JIT on their own ports, then runs `cmd/replbench`\n")
+	w("for the 1 × 12 and 100 × 4 workloads, each into its own section of BENCHMARKS.md).\n\n")
 	w("- Command: `%s`\n", r.Cmd)
 	w("- Machine: %s\n", r.Machine)
 	w("- Date: %s\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
@@ -60,12 +65,17 @@ func (r report) markdown() string {
 			w("| %s, latency at 10%% load (%.0f records/s) | — | — | — | — | — | — | — | %s | %s |\n", s.Name, l.Rate, ms(l.P50), ms(l.P99))
 		}
 	}
-	if l := r.Limit; l != nil {
+	for i := range r.LimitRuns {
+		l := &r.LimitRuns[i]
+		name := fmt.Sprintf("broker limit: %d × ProducerPerformance → target ‖ %d × ConsumerPerformance ← source", l.Producers, l.Consumers)
 		if l.Err != nil {
-			w("| broker limit (perf tools) | failed: %s | | | | | | | | |\n", l.Err)
-		} else {
-			w("| broker limit (ProducerPerformance → target ‖ ConsumerPerformance ← source) | — | — | %.1f | %.0f | — | — | — | — | — |\n", l.mibps(), l.rps())
+			w("| %s | failed: %s | | | | | | | | |\n", name, strings.ReplaceAll(l.Err.Error(), "|", "/"))
+			continue
 		}
+		if len(r.LimitRuns) > 1 && l == r.Limit {
+			name += " (the highest: the limit)"
+		}
+		w("| %s | — | %.1f s steady | %.1f | %.0f | — | — | — | — | — |\n", name, l.Window.Seconds(), l.mibps(), l.rps())
 	}
 	if f := r.Floor; f != nil {
 		w("| no replication: produce and consume on the source (floor of the latency measurement) | — | — | — | — | — | — | — | %s | %s |\n", ms(f.P50), ms(f.P99))
@@ -105,7 +115,7 @@ func (r report) markdown() string {
 			f := best.Copy.mibps() / r.Limit.mibps()
 			note := ""
 			if f > 1 {
-				note = " — above 100%: the perf tools, not the brokers, bound that row (see below)"
+				note = " — above 100%: the brokers sustained more than the limit row shows, so that row understates them (see below)"
 			}
 			w("| throughput ≥ 70%% of the broker limit | %.0f%% (%.1f vs %.1f MiB/s)%s | %s |\n", 100*f, best.Copy.mibps(), r.Limit.mibps(), note, met(f >= 0.7))
 		}
@@ -143,15 +153,57 @@ func (r report) markdown() string {
 	w("  replicates; a franz-go consumer on the target takes arrival time − record timestamp (set at produce,\n")
 	w("  kept by both systems). The first %s are not counted. Our latency runs with the last worker\n", r.LatWarm)
 	w("  configuration; MirrorMaker 2 gets the same offered rate.\n")
-	w("- **Broker limit**: %d `ProducerPerformance` processes (acks=all, idempotent, linger 2 ms, batch 1 MiB, no\n", r.LimitClients)
-	w("  compression) writing the same number of records in all to a fresh target topic with all the workload's\n")
-	w("  partitions while %d `ConsumerPerformance` processes (our worker's fetch settings, each in its own group)\n", r.LimitClients)
-	w("  read as many from the preloaded source topic, all at the same time; the limit is the lower of the summed\n")
-	w("  producer and summed consumer rates (the consumers' fetch rate, without the group join). Several clients,\n")
-	w("  because one Java client is often bound by itself, not by the broker. Each is a fresh JVM that does not\n")
-	w("  run long enough at this volume for full JIT warm-up, which understates the limit; `-bytes 2GiB` helps.\n")
-	w("  When our service copies faster than this figure, the brokers evidently sustain at least our rate, and\n")
-	w("  the perf tools (JVM clients on 2 cores shared with both brokers) are what the row measures.\n")
+	if l := r.Limit; l != nil && l.Err == nil {
+		w("- **Broker limit**: the brokers' own perf tools doing the work a replicator makes the brokers do, at\n")
+		w("  the same time: P `ProducerPerformance` processes write to a fresh target topic and, once they have run\n")
+		w("  alone for %s (JVM start, JIT), C `ConsumerPerformance` processes (P + C below), each in its own\n", l.ProducerWarmup)
+		w("  group (so each reads every partition from the start, like a single worker), read a preloaded source\n")
+		w("  topic. Both topics have the workload's %d partitions in one topic (the perf tools take one topic each).\n", r.Topics*r.Partitions)
+		w("  Producers: our worker's producer settings (acks=all, idempotent, linger 2 ms, batches of 1,000,012 B,\n")
+		w("  32 MiB buffer, no compression; Java's default of 5 requests in flight); consumers: our worker's fetch\n")
+		w("  settings (16 MiB per fetch, 2 MiB per partition, 100 ms max wait, read_committed; the tool itself turns\n")
+		w("  CRC checks off). Each is its own JVM (%s; heap %s) on the same cores as both brokers.\n", l.JVMOpts, l.Heap)
+		if l.Capped > 0 {
+			w("  A replicator reads only as fast as it writes, so the consumers together are held to at most %.1f× the\n", l.Capped)
+			w("  producers' summed rate (a `consumer_byte_rate` quota on the source broker for the consumers' shared\n")
+			w("  client id, set every 5 s from the highest of the producers' last three 5 s rates) instead of taking,\n")
+			w("  unbounded, the cores the producers and brokers need. The cap sits above the producers' rate, so the\n")
+			w("  consumers' sum still shows whether the source serves as much as the target takes in.\n")
+		}
+		w("  The rates come from the tools' own progress lines (one per ~5 s interval per process, timed as\n")
+		w("  replbench reads them): the first %d interval(s) of every process (JVM start, JIT warm-up, the consumer's\n", l.WarmIntervals)
+		w("  group join) are not counted, and the processes run until they have all been past that together for the\n")
+		w("  steady window; over that common window the records of each process are summed per side (linear within\n")
+		w("  an interval). A run's figure is the lower of its two sums; the limit is the highest run's (each run is a\n")
+		w("  rate the brokers were seen to sustain). This run:\n")
+		for _, l := range r.LimitRuns {
+			if l.Err != nil {
+				w("  - %d + %d processes: failed: %v\n", l.Producers, l.Consumers, l.Err)
+				continue
+			}
+			w("  - %d + %d processes, %.1f s steady, source topic %.0f MiB: producers %.1f MiB/s, consumers %.1f MiB/s\n",
+				l.Producers, l.Consumers, l.Window.Seconds(), float64(l.SourceRecords)*float64(l.RecordSize)/(1<<20), l.prodMiBps(), l.consMiBps())
+			w("    (%s) → %.1f MiB/s.", l.PerProcess, l.mibps())
+			if l.Attempts > 1 {
+				w(" The consumers read through the source topic too early %d time(s); it was grown and the\n", l.Attempts-1)
+				w("    measurement repeated with fresh processes.")
+			}
+			if l.Short != "" {
+				w(" **The common steady window is shorter than asked for**: %s.", l.Short)
+			}
+			w("\n")
+		}
+		w("  Caveat: the perf clients' own CPU (Java clients, one JVM each) competes with the brokers for the same\n")
+		w("  cores, as our workers' and MirrorMaker 2's does, which makes this row lower than the brokers alone could\n")
+		if l.Capped == 0 {
+			w("  sustain (and the consumers were not held to the producers' rate, `-limit-consumer-headroom 0`, which\n")
+			w("  takes more still); if our service copies faster than it, the brokers evidently sustain at least our rate.\n")
+		} else {
+			w("  sustain; if our service copies faster than it, the brokers evidently sustain at least our rate.\n")
+		}
+	} else if l != nil {
+		w("- **Broker limit**: perf tools failed: %v\n", l.Err)
+	}
 	w("- **MirrorMaker 2**: `org.apache.kafka.connect.mirror.MirrorMaker` (connect-mirror 4.1.1) in dedicated\n")
 	w("  mode with `test/bench-replication/mm2.properties` (every setting explained there), tasks.max = %d,\n", r.Topics*r.Partitions)
 	w("  full JIT, heap %s. Ours: `replicator serve` + `replicator worker` processes, PostgreSQL on the same\n", r.MM2Heap)
@@ -165,4 +217,52 @@ func (r report) markdown() string {
 		}
 	}
 	return b.String()
+}
+
+// writeSection puts md into the file at path between the markers of the
+// workload key (<!-- replbench:KEY:begin --> … <!-- replbench:KEY:end -->),
+// replacing what was between them and leaving the rest of the file as it
+// was; without the markers, the section is appended at the end.
+func writeSection(path, key, md string) error {
+	begin, end := "<!-- replbench:"+key+":begin -->", "<!-- replbench:"+key+":end -->"
+	old, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	doc := string(old)
+	section := begin + "\n" + strings.TrimRight(md, "\n") + "\n" + end
+	bi := strings.Index(doc, begin)
+	ei := strings.Index(doc, end)
+	switch {
+	case bi >= 0 && ei > bi:
+		doc = doc[:bi] + section + doc[ei+len(end):]
+	case bi >= 0 || ei >= 0:
+		return fmt.Errorf("%s: only one of the markers %s and %s, or out of order; fix the file by hand", path, begin, end)
+	default:
+		if doc != "" {
+			doc = strings.TrimRight(doc, "\n") + "\n\n"
+		}
+		doc += section + "\n"
+	}
+	mode := fs.FileMode(0o644)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(doc); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -235,7 +234,7 @@ func (b *bench) mm2(ctx context.Context, srcTopics, latTopics []string, want int
 		res.Err = err
 		return res
 	}
-	env := childEnv("KAFKA_HEAP=" + b.mm2Heap)
+	env := append(javaEnv(), "KAFKA_HEAP="+b.mm2Heap)
 	start := time.Now()
 	p, err := startProc(b.logDir, "mm2-"+b.runID, env, "bash", filepath.Join(b.root, "test", "kafka", "kafka.sh"), "run",
 		"org.apache.kafka.connect.mirror.MirrorMaker", file, "--clusters", "target")
@@ -270,97 +269,6 @@ func (b *bench) mm2(ctx context.Context, srcTopics, latTopics []string, want int
 				res.Latency = &l
 				progress("  latency p50 %s p99 %s max %s (%d/%d records arrived)", l.P50, l.P99, l.Max, l.Received, l.Produced)
 			}
-		}
-	}
-	return res
-}
-
-// limitResult: the brokers' own perf tools, producing to the target and
-// consuming from the source at the same time.
-type limitResult struct {
-	ProdMiBps, ProdRps float64
-	ConsMiBps, ConsRps float64
-	Err                error
-}
-
-func (l limitResult) mibps() float64 { return min(l.ProdMiBps, l.ConsMiBps) }
-func (l limitResult) rps() float64   { return min(l.ProdRps, l.ConsRps) }
-
-var (
-	prodRE = regexp.MustCompile(`(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\)`)
-)
-
-func (b *bench) limit(ctx context.Context, srcTopic, dstTopic string, n int64) limitResult {
-	var res limitResult
-	kafkaSh := filepath.Join(b.root, "test", "kafka", "kafka.sh")
-	cfg := filepath.Join(b.logDir, "perf-consumer-"+b.runID+".properties")
-	// The same fetch settings as our worker's consumer.
-	_ = os.WriteFile(cfg, []byte("fetch.max.bytes=33554432\nmax.partition.fetch.bytes=4194304\nfetch.max.wait.ms=100\nisolation.level=read_committed\nmax.poll.records=10000\nauto.offset.reset=earliest\n"), 0o644)
-	// -limit-clients producers and as many consumers (each in its own group,
-	// reading the first n/k records) at once: one Java client is often
-	// client-bound, and the limit is about the brokers.
-	k := int64(max(b.limitClients, 1))
-	type out struct {
-		name string
-		b    []byte
-		err  error
-	}
-	ch := make(chan out, 2*k)
-	for i := range k {
-		prod := exec.CommandContext(ctx, "bash", kafkaSh, "run", "org.apache.kafka.tools.ProducerPerformance",
-			"--topic", dstTopic, "--num-records", strconv.FormatInt(n/k, 10), "--record-size", strconv.Itoa(b.recordSize), "--throughput", "-1",
-			"--producer-props", "bootstrap.servers="+b.target, "acks=all", "enable.idempotence=true", "linger.ms=2", "batch.size=1048576",
-			"compression.type=none", "max.request.size=16777216")
-		cons := exec.CommandContext(ctx, "bash", kafkaSh, "run", "org.apache.kafka.tools.ConsumerPerformance",
-			"--bootstrap-server", b.source, "--topic", srcTopic, "--messages", strconv.FormatInt(n/k, 10), "--timeout", "60000",
-			"--consumer.config", cfg, "--group", fmt.Sprintf("replbench-limit-%s-%d", b.runID, i))
-		go func() {
-			o, err := prod.CombinedOutput()
-			ch <- out{fmt.Sprintf("perf-producer-%s-%d", b.runID, i), o, err}
-		}()
-		go func() {
-			o, err := cons.CombinedOutput()
-			ch <- out{fmt.Sprintf("perf-consumer-%s-%d", b.runID, i), o, err}
-		}()
-	}
-	for range 2 * k {
-		o := <-ch
-		_ = os.WriteFile(filepath.Join(b.logDir, o.name+".log"), o.b, 0o644)
-		if o.err != nil {
-			res.Err = fmt.Errorf("%s failed: %v; see %s", o.name, o.err, b.logDir)
-			continue
-		}
-		if strings.Contains(o.name, "producer") {
-			ms := prodRE.FindAllStringSubmatch(string(o.b), -1)
-			if len(ms) == 0 {
-				res.Err = fmt.Errorf("cannot parse ProducerPerformance output")
-				continue
-			}
-			m := ms[len(ms)-1]
-			rps, _ := strconv.ParseFloat(m[2], 64)
-			mbs, _ := strconv.ParseFloat(m[3], 64)
-			res.ProdRps += rps
-			res.ProdMiBps += mbs
-			continue
-		}
-		// ConsumerPerformance: a header line, then
-		// start.time, end.time, data.consumed.in.MB, MB.sec, data.consumed.in.nMsg, nMsg.sec,
-		// rebalance.time.ms, fetch.time.ms, fetch.MB.sec, fetch.nMsg.sec
-		// The fetch rates exclude the group join: the more generous figure.
-		ok := false
-		for _, line := range strings.Split(string(o.b), "\n") {
-			f := strings.Split(line, ",")
-			if len(f) >= 10 {
-				if v, err := strconv.ParseFloat(strings.TrimSpace(f[8]), 64); err == nil {
-					r, _ := strconv.ParseFloat(strings.TrimSpace(f[9]), 64)
-					res.ConsMiBps += v
-					res.ConsRps += r
-					ok = true
-				}
-			}
-		}
-		if !ok {
-			res.Err = fmt.Errorf("cannot parse ConsumerPerformance output")
 		}
 	}
 	return res

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # make bench-replication: start two Kafka clusters with full JIT on ports
 # of their own (so a parallel `make test-kafka` is not disturbed), run
-# cmd/replbench against them, stop them. Extra arguments go to replbench,
-# e.g.  bash test/bench-replication/run.sh -bytes 2GiB
+# cmd/replbench against them for both workloads (1x12, then 100x4), each
+# into its own marked section of BENCHMARKS.md, stop them. Extra arguments
+# go to replbench, e.g.
+#   bash test/bench-replication/run.sh -bytes 2GiB
+#   bash test/bench-replication/run.sh -workloads 100x4 -out /tmp/replication.md
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
