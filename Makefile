@@ -55,7 +55,7 @@ lint: ## go vet and gofmt
 
 bench: bench-api bench-fleet bench-load ## API, fleet and load-while-replicating benchmarks (print tables)
 
-bench-replication: ## our service vs MirrorMaker 2 vs the broker limit on real Kafka 4.1.1 (writes BENCHMARKS-replication.md)
+bench-replication: ## our service vs MirrorMaker 2 vs the broker limit on real Kafka 4.1.1, both workloads (writes BENCHMARKS.md)
 	bash test/bench-replication/run.sh
 
 bench-load: ## 200 clients, open-loop 1000 req/s for 60 s while replicating: errors, p50/p99, lag
