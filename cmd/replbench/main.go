@@ -57,6 +57,7 @@ type bench struct {
 	timeout                  time.Duration
 	latDur, latWarm          time.Duration
 	mm2Heap                  string
+	workerEnv                []string // extra settings of our workers (KEY=VALUE)
 	srcAdm, dstAdm           *kadm.Client
 	rateHook                 func(rps float64) float64
 	latRate                  float64       // fixed latency rate (records/s); 0: 50% of our best
@@ -183,6 +184,7 @@ func run() error {
 		limitHeap = flag.String("limit-heap", "", "broker limit: heap options of the perf tools' JVMs (KAFKA_HEAP; empty: kafka.sh's default -Xmx512m)")
 		latRateF  = flag.Float64("latency-rate", 0, "records/s of the latency runs (0: 50% of our best throughput)")
 		mm2Heap   = flag.String("mm2-heap", "-Xmx2g", "heap of the MirrorMaker 2 JVM")
+		workerEnv = flag.String("worker-env", "", "extra settings of our workers, comma-separated KEY=VALUE (e.g. REPLICATOR_PRODUCER_LINGER=5ms); printed in the report")
 	)
 	flag.Parse()
 	total, err := parseBytes(*bytesFlag)
@@ -242,7 +244,7 @@ func run() error {
 	}
 	opts := options{total: total, skipMM2: *skipMM2, skipLimit: *skipLimit, skipLat: *skipLat, workers: workers, out: out}
 	b := &bench{root: root, source: *source, target: *target, runID: newID(), recordSize: *recSize,
-		timeout: *timeout, latDur: *latDur, latWarm: *latWarm, mm2Heap: *mm2Heap, latRate: *latRateF,
+		timeout: *timeout, latDur: *latDur, latWarm: *latWarm, mm2Heap: *mm2Heap, latRate: *latRateF, workerEnv: splitEnv(*workerEnv),
 		limitClients: lcl, limitWarmup: *limitWu, limitSteady: *limitSt, limitWarm: *limitWarm, limitBytes: lb, limitMaxBytes: lmax, limitHeadroom: *limitHead, limitHeap: *limitHeap}
 	b.logDir = filepath.Join(root, ".cache", "replbench-logs")
 	_ = os.MkdirAll(b.logDir, 0o755)
@@ -378,7 +380,7 @@ func (b *bench) workload(ctx context.Context, o options, cmdline string) (string
 	}
 
 	rep := report{Cmd: cmdline, Machine: machine(), Bytes: total, Records: n, RecordSize: b.recordSize,
-		Topics: b.topics, Partitions: int(b.partitions), LatDur: b.latDur, LatWarm: b.latWarm, MM2Heap: b.mm2Heap}
+		Topics: b.topics, Partitions: int(b.partitions), LatDur: b.latDur, LatWarm: b.latWarm, MM2Heap: b.mm2Heap, WorkerEnv: b.workerEnv}
 
 	// The limit first, while nothing else runs.
 	if !o.skipLimit {
@@ -502,4 +504,15 @@ func (b *bench) oursWithRate(ctx context.Context, workers int, src, latTopics []
 		*best = max(*best, res.Copy.rps())
 	}
 	return res
+}
+
+// splitEnv reads -worker-env.
+func splitEnv(v string) []string {
+	var out []string
+	for _, kv := range strings.Split(v, ",") {
+		if kv = strings.TrimSpace(kv); kv != "" {
+			out = append(out, kv)
+		}
+	}
+	return out
 }

@@ -18,6 +18,7 @@ type report struct {
 	LatDur, LatWarm    time.Duration
 	LatRate            float64
 	MM2Heap            string
+	WorkerEnv          []string
 	Systems            []sysResult
 	Limit              *limitResult  // the highest of LimitRuns
 	LimitRuns          []limitResult // one per -limit-clients entry
@@ -207,6 +208,9 @@ func (r report) markdown() string {
 	w("- **MirrorMaker 2**: `org.apache.kafka.connect.mirror.MirrorMaker` (connect-mirror 4.1.1) in dedicated\n")
 	w("  mode with `test/bench-replication/mm2.properties` (every setting explained there), tasks.max = %d,\n", r.Topics*r.Partitions)
 	w("  full JIT, heap %s. Ours: `replicator serve` + `replicator worker` processes, PostgreSQL on the same\n", r.MM2Heap)
+	if len(r.WorkerEnv) > 0 {
+		defer w("- Our workers ran with these settings besides the defaults: `%s`.\n", strings.Join(r.WorkerEnv, "`, `"))
+	}
 	w("  machine (its CPU is not counted, like the MM2 Connect internal topics' broker work is not counted).\n")
 	for _, s := range r.Systems {
 		if s.Latency != nil && s.Latency.Received < s.Latency.Produced {

@@ -85,8 +85,8 @@ func (b *bench) ours(ctx context.Context, workers int, srcTopics, latTopics []st
 	}
 	for i := range workers {
 		addr := freeAddr()
-		w, err := startProc(b.logDir, fmt.Sprintf("worker%d-%s", i+1, tag), childEnv(append(base, "REPLICATOR_CONTROL_PLANE_URL="+apiURL,
-			fmt.Sprintf("REPLICATOR_WORKER_ID=bench-worker%d", i+1), "REPLICATOR_WORKER_LISTEN_ADDR="+addr)...), b.bin, "worker")
+		w, err := startProc(b.logDir, fmt.Sprintf("worker%d-%s", i+1, tag), childEnv(append(append(base, "REPLICATOR_CONTROL_PLANE_URL="+apiURL,
+			fmt.Sprintf("REPLICATOR_WORKER_ID=bench-worker%d", i+1), "REPLICATOR_WORKER_LISTEN_ADDR="+addr), b.workerEnv...)...), b.bin, "worker")
 		if err != nil {
 			res.Err = err
 			return res

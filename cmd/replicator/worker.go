@@ -30,6 +30,9 @@ type workerConfig struct {
 	clustersFile    string
 	secretsFile     string
 	memoryLimit     string
+	linger          time.Duration
+	fetchWait       time.Duration
+	fetchMinBytes   int
 	log             logConfig
 }
 
@@ -43,6 +46,9 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	s.String(&c.clustersFile, "clusters-file", "", "", "JSON file: MSK cluster ARN → connection settings")
 	s.String(&c.secretsFile, "secrets-file", "", "", "JSON file: secret ARN → secret")
 	s.String(&c.memoryLimit, "memory-limit", "", "192MiB", "soft memory limit of the worker process (Go runtime; GOMEMLIMIT wins when set; 0: none): the GC works harder near it instead of letting the heap double")
+	s.Duration(&c.linger, "producer-linger", "2ms", "how long the target producer waits to fill a batch (more: bigger batches, less broker CPU, more latency)")
+	s.Duration(&c.fetchWait, "fetch-max-wait", "100ms", "how long a source fetch waits for fetch-min-bytes")
+	s.Int(&c.fetchMinBytes, "fetch-min-bytes", 1, "how much data a source fetch waits for (1: answer at once)")
 	s.logging(&c.log)
 	if err := s.Parse(args); err != nil {
 		return err
@@ -50,6 +56,12 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	log, err := c.log.logger(stderr)
 	if err != nil {
 		return err
+	}
+	if c.fetchMinBytes < 1 || c.fetchMinBytes > 64<<20 || c.linger < 0 || c.fetchWait <= 0 {
+		return errors.New("REPLICATOR_FETCH_MIN_BYTES must be 1 to 64 MiB, REPLICATOR_PRODUCER_LINGER ≥ 0 and REPLICATOR_FETCH_MAX_WAIT > 0")
+	}
+	if c.linger == 0 {
+		c.linger = -1 // no lingering (the engine reads 0 as its default)
 	}
 	if getenv("GOMEMLIMIT") == "" {
 		limit, err := parseBytes(c.memoryLimit)
@@ -84,11 +96,13 @@ func worker(ctx context.Context, c workerConfig, log *slog.Logger, ready chan<- 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	engine := kafka.New(kafka.Config{
-		Secrets:     &catalog.Resolver{Files: files, SM: catalog.NewSecretsManager(ctx)},
-		Clusters:    files,
-		Logger:      log.With("worker", c.workerID),
-		Metrics:     kafka.NewMetrics(reg),
-		Checkpoints: client.Mappings,
+		Secrets:      &catalog.Resolver{Files: files, SM: catalog.NewSecretsManager(ctx)},
+		Clusters:     files,
+		Logger:       log.With("worker", c.workerID),
+		Metrics:      kafka.NewMetrics(reg),
+		Checkpoints:  client.Mappings,
+		FetchMaxWait: c.fetchWait, FetchMinBytes: int32(c.fetchMinBytes),
+		ProducerLinger: c.linger,
 	})
 	w := workers.New(workers.Config{ID: c.workerID, ControlPlane: client, Engine: engine, Logger: log, Registry: reg,
 		Info: map[string]string{"listen": c.listenAddr}})

@@ -32,8 +32,14 @@ type Config struct {
 	// and partitions (500ms); SyncInterval how often it syncs configs,
 	// ACLs and group offsets (1s).
 	DiscoveryInterval, SyncInterval time.Duration
-	// FetchMaxWait bounds how long a fetch waits for data (100ms).
-	FetchMaxWait time.Duration
+	// FetchMaxWait bounds how long a fetch waits for data (100ms), and
+	// FetchMinBytes is how much it waits for (1 byte: answer as soon as
+	// anything is there).
+	FetchMaxWait  time.Duration
+	FetchMinBytes int32
+	// ProducerLinger is how long the target producer waits to fill a batch
+	// (2ms).
+	ProducerLinger time.Duration
 }
 
 // Engine runs replication jobs; it implements workers.Engine.
@@ -59,6 +65,14 @@ func New(cfg Config) *Engine {
 	}
 	if cfg.FetchMaxWait <= 0 {
 		cfg.FetchMaxWait = 100 * time.Millisecond
+	}
+	if cfg.FetchMinBytes <= 0 {
+		cfg.FetchMinBytes = 1
+	}
+	if cfg.ProducerLinger < 0 {
+		cfg.ProducerLinger = 0
+	} else if cfg.ProducerLinger == 0 {
+		cfg.ProducerLinger = 2 * time.Millisecond
 	}
 	return &Engine{cfg: cfg, reps: map[string]*replication{}}
 }
@@ -264,7 +278,7 @@ func (r *replication) connect() (*clients, error) {
 		}
 	}()
 	if c.consumer, err = kgo.NewClient(append(append([]kgo.Opt{}, srcOpts...),
-		kgo.FetchMaxWait(r.e.cfg.FetchMaxWait),
+		kgo.FetchMaxWait(r.e.cfg.FetchMaxWait), kgo.FetchMinBytes(r.e.cfg.FetchMinBytes),
 		kgo.FetchMaxBytes(16<<20), kgo.FetchMaxPartitionBytes(2<<20), kgo.MaxConcurrentFetches(2),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
@@ -276,7 +290,7 @@ func (r *replication) connect() (*clients, error) {
 	if c.producer, err = kgo.NewClient(append(append([]kgo.Opt{}, dstOpts...),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchCompression(compression(comp)),
-		kgo.ProducerLinger(2*time.Millisecond),
+		kgo.ProducerLinger(r.e.cfg.ProducerLinger),
 		kgo.MaxBufferedBytes(32<<20), kgo.MaxBufferedRecords(100_000),
 		kgo.UnknownTopicRetries(-1),
 		kgo.MetadataMinAge(250*time.Millisecond),
