@@ -6,7 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -146,6 +149,33 @@ type latencyResult struct {
 	Rate               float64 // records/s offered
 	Produced, Received int64
 	P50, P99, Max      time.Duration
+	// Idle is the share of the machine's CPU time that was idle while the
+	// counted part of the run went on (from /proc/stat; -1 unknown).
+	Idle float64
+}
+
+// cpuTimes reads the machine's total and idle CPU ticks.
+func cpuTimes() (total, idle int64, ok bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return 0, 0, false
+	}
+	for i, v := range f[1:] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, 0, false
+		}
+		total += n
+		if i == 3 || i == 4 { // idle, iowait
+			idle += n
+		}
+	}
+	return total, idle, true
 }
 
 // measureLatency produces rate records/s into srcTopics for d, and consumes
@@ -224,7 +254,13 @@ func measureLatency(ctx context.Context, source, target string, srcTopics, dstTo
 	slots := int64(len(srcTopics)) * int64(partitions)
 	const tick = 5 * time.Millisecond
 	var sent int64
+	res.Idle = -1
+	var t0, i0 int64
+	sampled := false
 	for now := time.Now(); now.Before(stopAt); now = time.Now() {
+		if !sampled && !now.Before(countFrom) {
+			t0, i0, sampled = cpuTimes()
+		}
 		due := int64(rate * now.Sub(begin).Seconds())
 		for ; sent < due; sent++ {
 			slot := sent % slots
@@ -233,6 +269,9 @@ func measureLatency(ctx context.Context, source, target string, srcTopics, dstTo
 				Value: pool[off : off+size], Timestamp: time.Now()}, nil)
 		}
 		time.Sleep(tick)
+	}
+	if t1, i1, ok := cpuTimes(); ok && sampled && t1 > t0 {
+		res.Idle = float64(i1-i0) / float64(t1-t0)
 	}
 	if err := prod.Flush(ctx); err != nil {
 		return res, err

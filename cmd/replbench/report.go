@@ -25,6 +25,14 @@ type report struct {
 	Floor              *latencyResult
 }
 
+// idle notes how much of the machine's CPU was idle during a latency run.
+func idle(l *latencyResult) string {
+	if l == nil || l.Idle < 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (CPU %.0f%% idle)", 100*l.Idle)
+}
+
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000) }
 
 func (r report) markdown() string {
@@ -56,14 +64,14 @@ func (r report) markdown() string {
 		}
 		p50, p99 := "—", "—"
 		if s.Latency != nil {
-			p50, p99 = ms(s.Latency.P50), ms(s.Latency.P99)
+			p50, p99 = ms(s.Latency.P50), ms(s.Latency.P99)+idle(s.Latency)
 		}
 		w("| %s | %.2f s | %.2f s | %.1f | %.0f | %.1f | %.1f | %s | %s | %s |\n", s.Name, s.Copy.FirstRecord.Seconds(), s.Copy.window(),
 			s.Copy.mibps(), s.Copy.rps(), s.CPU.Seconds(), s.CopyCPU.Seconds()/gib, rss, p50, p99)
 	}
 	for _, s := range r.Systems {
 		if l := s.LowLatency; l != nil {
-			w("| %s, latency at 10%% load (%.0f records/s) | — | — | — | — | — | — | — | %s | %s |\n", s.Name, l.Rate, ms(l.P50), ms(l.P99))
+			w("| %s, latency at 10%% load (%.0f records/s) | — | — | — | — | — | — | — | %s | %s |\n", s.Name, l.Rate, ms(l.P50), ms(l.P99)+idle(l))
 		}
 	}
 	for i := range r.LimitRuns {
@@ -79,7 +87,7 @@ func (r report) markdown() string {
 		w("| %s | — | %.1f s steady | %.1f | %.0f | — | — | — | — | — |\n", name, l.Window.Seconds(), l.mibps(), l.rps())
 	}
 	if f := r.Floor; f != nil {
-		w("| no replication: produce and consume on the source (floor of the latency measurement) | — | — | — | — | — | — | — | %s | %s |\n", ms(f.P50), ms(f.P99))
+		w("| no replication: produce and consume on the source (floor of the latency measurement) | — | — | — | — | — | — | — | %s | %s |\n", ms(f.P50), ms(f.P99)+idle(f))
 	}
 	w("\n")
 
@@ -153,7 +161,10 @@ func (r report) markdown() string {
 	w("  (50%% of our best records/s above) for %s into fresh topics of the same shape that the system already\n", r.LatDur)
 	w("  replicates; a franz-go consumer on the target takes arrival time − record timestamp (set at produce,\n")
 	w("  kept by both systems). The first %s are not counted. Our latency runs with the last worker\n", r.LatWarm)
-	w("  configuration; MirrorMaker 2 gets the same offered rate.\n")
+	w("  configuration; MirrorMaker 2 gets the same offered rate. *CPU idle*: the share of the machine's CPU time\n")
+	w("  (`/proc/stat`, all cores) that was idle during the counted part of the run; near 0%% the load generator,\n")
+	w("  both brokers, the replicating processes and the measuring consumer are out of cores, and the latency\n")
+	w("  measures queueing for the CPU more than the replicator.\n")
 	if l := r.Limit; l != nil && l.Err == nil {
 		w("- **Broker limit**: the brokers' own perf tools doing the work a replicator makes the brokers do, at\n")
 		w("  the same time: P `ProducerPerformance` processes write to a fresh target topic and, once they have run\n")
