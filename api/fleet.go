@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/google/uuid"
@@ -103,7 +104,7 @@ func (s *server) internal(h func(w http.ResponseWriter, r *http.Request, body []
 }
 
 func validWorkerID(id string) error {
-	if id == "" || len(id) > 200 || !printable(id) {
+	if id == "" || !printable(id) || utf8.RuneCountInString(id) > 200 {
 		return replicator.Invalid("workerId", "workerId must be 1 to 200 printable characters")
 	}
 	return nil

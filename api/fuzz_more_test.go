@@ -107,7 +107,7 @@ func storable(s string) bool { return utf8.ValidString(s) && !strings.ContainsRu
 // FuzzListReplicatorsQuery fuzzes ListReplicators' query string
 // (maxResults, replicatorNameFilter, nextToken) through the real handler:
 // what reaches the store is exactly what the documented limits allow
-// (maxResults one integer from 1 to 100, a filter of at most 128 bytes that
+// (maxResults one integer from 1 to 100, a filter of at most 128 characters that
 // PostgreSQL can compare, a token this service issued), and everything
 // else is a 400 naming the first bad parameter.
 func FuzzListReplicatorsQuery(f *testing.F) {
@@ -115,7 +115,8 @@ func FuzzListReplicatorsQuery(f *testing.F) {
 		"", "maxResults=10", "maxResults=100", "maxResults=0", "maxResults=101", "maxResults=-1", "maxResults=+5",
 		"maxResults=1&maxResults=2", "maxResults=", "maxResults=9999999999999999999999", "maxResults=%31%30",
 		"replicatorNameFilter=orders", "replicatorNameFilter=%00", "replicatorNameFilter=%FF", "replicatorNameFilter=%C3%BF",
-		"replicatorNameFilter=a%7F", "replicatorNameFilter=" + strings.Repeat("a", 129), "replicatorNameFilter=a&replicatorNameFilter=b",
+		"replicatorNameFilter=a%7F", "replicatorNameFilter=" + strings.Repeat("a", 129),
+		"replicatorNameFilter=" + strings.Repeat("%C3%A9", 128), "replicatorNameFilter=" + strings.Repeat("%C3%A9", 129), "replicatorNameFilter=a&replicatorNameFilter=b",
 		"nextToken=" + encodePageToken("orders-dr"), "nextToken=" + encodePageToken("orders-dr") + "=", "nextToken=cDE6", "nextToken=!!",
 		"nextToken=" + encodePageToken("-bad"), "maxResults=1&replicatorNameFilter=o&nextToken=" + encodePageToken("o1"), "a;b=c&maxResults=x",
 	} {
@@ -136,7 +137,7 @@ func FuzzListReplicatorsQuery(f *testing.F) {
 				bad = "maxResults"
 			}
 		}
-		if filter := q.Get("replicatorNameFilter"); bad == "" && (len(filter) > 128 || !storable(filter)) {
+		if filter := q.Get("replicatorNameFilter"); bad == "" && (!storable(filter) || utf8.RuneCountInString(filter) > 128) {
 			bad = "replicatorNameFilter"
 		}
 		if tok := q.Get("nextToken"); bad == "" && tok != "" {
@@ -377,13 +378,14 @@ func workerIDOf(v any) string {
 // release and topology through the real handlers, with the right worker
 // token. A body reaches the store only if it is JSON of the request's
 // shape whose strings PostgreSQL can store, with a workerId of 1 to 200
-// bytes of printable characters and, for topology, topic names of 1 to 249
+// printable characters and, for topology, topic names of 1 to 249
 // bytes and partitions from 0; it survives a JSON round trip unchanged.
 // Invalid UTF-8 and NUL are never accepted. Everything else is a 400.
 func FuzzWorkerRequest(f *testing.F) {
 	seeds := [][]string{
 		{`{"workerId":"worker-a","max":0,"info":{"host":"ip-10-0-1-17"}}`, `{"workerId":"w","max":-1}`, `{"workerId":"w","info":{"\ud800":"x"}}`,
-			`{"workerId":"w","max":9223372036854775808}`, `{"workerId":"w","info":null}`, `{"workerId":"a\u2028b"}`, `{"workerId":"a\u0000"}`},
+			`{"workerId":"w","max":9223372036854775808}`, `{"workerId":"w","info":null}`, `{"workerId":"a\u2028b"}`, `{"workerId":"a\u0000"}`,
+			`{"workerId":"` + strings.Repeat("é", 200) + `"}`, `{"workerId":"` + strings.Repeat("é", 201) + `"}`},
 		{`{"workerId":"worker-a","jobs":[{"jobId":2,"epoch":3,"specVersion":1,"checkpoint":123457,"targetCheckpoint":98001,
 "progress":{"targetTopic":"src.orders.eu","lastOffset":123456,"highWatermark":123468,"lag":12,"latencyMillis":35.5,"bytesPerSec":20480,"recordsPerSec":200,"records":123456,"bytes":12641280}}]}`,
 			`{"workerId":"w","jobs":[{"jobId":1,"epoch":1,"error":{"code":"SourceUnreachable","message":"dial tcp: refused","since":"2024-02-06T01:57:28.654321Z"}}]}`,
@@ -436,7 +438,7 @@ func FuzzWorkerRequest(f *testing.F) {
 			t.Fatalf("%s accepted %q, which does not decode: %v", o.path, body, err)
 		}
 		id := workerIDOf(v)
-		if id == "" || len(id) > 200 {
+		if id == "" || utf8.RuneCountInString(id) > 200 {
 			t.Fatalf("%s accepted workerId %q", o.path, id)
 		}
 		for _, c := range id {

@@ -95,11 +95,11 @@ func (s *server) listReplicators(w http.ResponseWriter, r *http.Request, c *call
 		limit = n
 	}
 	prefix := q.Get("replicatorNameFilter")
-	if len(prefix) > 128 {
-		return replicator.Invalid("replicatorNameFilter", "replicatorNameFilter must be at most 128 characters")
-	}
 	if !utf8.ValidString(prefix) || strings.ContainsRune(prefix, 0) {
 		return replicator.Invalid("replicatorNameFilter", "replicatorNameFilter must be valid UTF-8 without NUL characters")
+	}
+	if utf8.RuneCountInString(prefix) > 128 {
+		return replicator.Invalid("replicatorNameFilter", "replicatorNameFilter must be at most 128 characters")
 	}
 	after := ""
 	if tok := q.Get("nextToken"); tok != "" {
