@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openreplicator/replicator/pkg/fleet"
@@ -52,8 +53,9 @@ func newPartState(ctx context.Context, l fleet.Lease, targetTopic string, fresh 
 }
 
 // leaseFresh reports whether the partition may hand records to the
-// producer now.
-func (p *partState) leaseFresh() bool { return p.fresh == nil || p.fresh() }
+// producer now. Once it was not, it stays so until the partition is
+// rewound (see leaseCtx.fenced).
+func (p *partState) leaseFresh() bool { return p.rctx.ok() }
 
 // errLeaseStale fails records whose lease went stale before they were
 // sent. It is a cancellation: the partition rewinds, nothing is lost.
@@ -68,6 +70,35 @@ type leaseCtx struct {
 	context.Context
 	fresh  func() bool
 	cancel context.CancelFunc
+	// fenced is set the first time anyone sees the lease stale, and stays
+	// set until the partition is rewound: a renewal that arrives while
+	// the producer is still failing the records it held must not let
+	// later records through before those are fetched again (that would
+	// write them out of order).
+	fenced atomic.Bool
+}
+
+// ok reports whether writes may go on: not fenced, and the lease fresh
+// (seeing it stale fences).
+func (c *leaseCtx) ok() bool {
+	if c.fenced.Load() {
+		return false
+	}
+	if c.fresh != nil && !c.fresh() {
+		c.fenced.Store(true)
+		return false
+	}
+	return true
+}
+
+// unfence lets writes go on again once the lease is fresh; the caller has
+// rewound the partition and nothing is in flight.
+func (c *leaseCtx) unfence() bool {
+	if c.fresh != nil && !c.fresh() {
+		return false
+	}
+	c.fenced.Store(false)
+	return true
 }
 
 var closedCh = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -78,7 +109,7 @@ func newLeaseCtx(parent context.Context, fresh func() bool) *leaseCtx {
 }
 
 func (c *leaseCtx) Done() <-chan struct{} {
-	if c.fresh != nil && !c.fresh() {
+	if !c.ok() {
 		return closedCh
 	}
 	return c.Context.Done()
@@ -88,7 +119,7 @@ func (c *leaseCtx) Err() error {
 	if err := c.Context.Err(); err != nil {
 		return err
 	}
-	if c.fresh != nil && !c.fresh() {
+	if !c.ok() {
 		return errLeaseStale
 	}
 	return nil

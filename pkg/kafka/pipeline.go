@@ -260,7 +260,7 @@ func (r *replication) retryFailed(cl *clients, _ []*partState) []*partState {
 	var failed []*partState
 	for _, st := range r.parts {
 		st.mu.Lock()
-		if st.failedAt >= 0 && st.inflight == 0 && !st.stopped && (st.err == nil || time.Since(st.err.Since) > 500*time.Millisecond) && st.leaseFresh() {
+		if st.failedAt >= 0 && st.inflight == 0 && !st.stopped && (st.err == nil || time.Since(st.err.Since) > 500*time.Millisecond) && st.rctx.unfence() {
 			failed = append(failed, st)
 		}
 		st.mu.Unlock()
