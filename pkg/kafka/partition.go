@@ -28,6 +28,7 @@ type partState struct {
 	failedAt                 int64 // lowest source offset whose produce failed, -1 if none
 	hwm                      int64
 	stopped                  bool // drained or aborted: produce nothing more
+	startChecked             bool // the first records were checked against start
 	ready                    bool // target topic exists and the partition is being fetched
 	records, bytes           int64
 	latencyMax               time.Duration // since the last report

@@ -150,6 +150,25 @@ func (r *replication) pipeline(cl *clients) {
 				st.hwm = fp.HighWatermark
 			}
 			stopped := st.stopped || st.failedAt >= 0
+			if !stopped && len(fp.Records) > 0 && st.seen < 0 && st.start >= 0 && !st.startChecked {
+				// The first records of a job that starts at a known offset
+				// must come from there. Records from beyond it were fetched
+				// for an earlier job of the same partition on this worker
+				// (granted again after its lease lapsed) while they were
+				// being handled: writing them now would put them before the
+				// ones this job fetches from its start. Fetch again from
+				// the start, once (a compacted start returns a later
+				// offset again, which is then taken).
+				st.startChecked = true
+				if first := fp.Records[0].Offset; first > st.start {
+					at := st.start
+					st.mu.Unlock()
+					cl.consumer.SetOffsets(map[string]map[int32]kgo.EpochOffset{fp.Topic: {fp.Partition: {Epoch: -1, Offset: at}}})
+					r.log.Info("engine: first records of a job came from beyond its start; fetching again from the start",
+						"topic", fp.Topic, "partition", fp.Partition, "start", at, "first", first)
+					return
+				}
+			}
 			if !stopped && len(fp.Records) > 0 && !st.leaseFresh() {
 				// Not renewed lately: write nothing, fetch these again
 				// once the lease is renewed (or the job is stopped).
