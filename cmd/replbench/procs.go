@@ -3,93 +3,24 @@ package main
 import (
 	"bufio"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
+
+	"github.com/openreplicator/replicator/internal/proc"
 )
 
-// proc is a subprocess whose output goes to a log file.
-type proc struct {
-	name string
-	log  string
-	cmd  *exec.Cmd
-	done chan struct{}
-	err  error
+// startProc starts argv with its output in logDir/<name>.log
+// (internal/proc).
+func startProc(logDir, name string, env []string, argv ...string) (*proc.Proc, error) {
+	return proc.Start(name, logDir, argv[0], argv[1:], env)
 }
 
-func startProc(logDir, name string, env []string, argv ...string) (*proc, error) {
-	logPath := filepath.Join(logDir, name+".log")
-	f, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Env = env
-	cmd.Stdout, cmd.Stderr = f, f
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
-	}
-	p := &proc{name: name, log: logPath, cmd: cmd, done: make(chan struct{})}
-	go func() {
-		p.err = cmd.Wait()
-		f.Close()
-		close(p.done)
-	}()
-	return p, nil
-}
-
-func (p *proc) pid() int { return p.cmd.Process.Pid }
-
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-// stop sends SIGTERM, waits up to 30 s, then kills.
-func (p *proc) stop() {
-	if p == nil || p.exited() {
-		return
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(30 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
-}
-
-func waitHTTP(u string, p *proc, within time.Duration) error {
-	deadline := time.Now().Add(within)
-	for {
-		resp, err := http.Get(u)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return nil
-			}
-		}
-		if p.exited() {
-			return fmt.Errorf("%s exited (%v); see %s", p.name, p.err, p.log)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s did not answer within %s; see %s", u, within, p.log)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+// stopGrace is how long a SIGTERMed process may take before it is killed.
+const stopGrace = 30 * time.Second
 
 // cpuTime is the user+system CPU time of pid so far (from /proc/PID/stat).
 func cpuTime(pid int) time.Duration {

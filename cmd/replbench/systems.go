@@ -16,6 +16,7 @@ import (
 	awskafka "github.com/aws/aws-sdk-go-v2/service/kafka"
 	"github.com/aws/aws-sdk-go-v2/service/kafka/types"
 
+	"github.com/openreplicator/replicator/internal/proc"
 	"github.com/openreplicator/replicator/pkg/replicator"
 )
 
@@ -64,10 +65,10 @@ func (b *bench) ours(ctx context.Context, workers int, srcTopics, latTopics []st
 	tag := fmt.Sprintf("%s-%dw", b.runID, workers)
 	clusterID := "src-" + tag
 	alias := replicator.ApacheClusterAlias(clusterID)
-	var procs []*proc
+	var procs []*proc.Proc
 	defer func() {
 		for i := len(procs) - 1; i >= 0; i-- {
-			procs[i].stop()
+			procs[i].Stop(stopGrace)
 		}
 	}()
 	base := []string{"DATABASE_URL=" + b.dbURL, "REPLICATOR_LOG_LEVEL=info", "REPLICATOR_WORKER_TOKEN=" + workerToken}
@@ -80,7 +81,7 @@ func (b *bench) ours(ctx context.Context, workers int, srcTopics, latTopics []st
 	}
 	procs = append(procs, serve)
 	apiURL := "http://" + apiAddr
-	if res.Err = waitHTTP(apiURL+"/readyz", serve, 60*time.Second); res.Err != nil {
+	if res.Err = serve.WaitHTTP(apiURL+"/readyz", 60*time.Second); res.Err != nil {
 		return res
 	}
 	for i := range workers {
@@ -92,7 +93,7 @@ func (b *bench) ours(ctx context.Context, workers int, srcTopics, latTopics []st
 			return res
 		}
 		procs = append(procs, w)
-		if res.Err = waitHTTP("http://"+addr+"/healthz", w, 60*time.Second); res.Err != nil {
+		if res.Err = w.WaitHTTP("http://"+addr+"/healthz", 60*time.Second); res.Err != nil {
 			return res
 		}
 	}
@@ -109,15 +110,15 @@ func (b *bench) ours(ctx context.Context, workers int, srcTopics, latTopics []st
 	}
 	alive := func() error {
 		for _, p := range procs {
-			if p.exited() {
-				return fmt.Errorf("%s exited: %v (see %s)", p.name, p.err, p.log)
+			if p.Exited() {
+				return fmt.Errorf("%s exited: %v (see %s)", p.Name, p.Err(), p.Log)
 			}
 		}
 		return nil
 	}
 	cpu0 := time.Duration(0)
 	for _, p := range procs {
-		cpu0 += cpuTime(p.pid())
+		cpu0 += cpuTime(p.Pid())
 	}
 	start := time.Now()
 	out, err := sdk.CreateReplicator(ctx, &awskafka.CreateReplicatorInput{
@@ -148,7 +149,7 @@ func (b *bench) ours(ctx context.Context, workers int, srcTopics, latTopics []st
 	dst := prefixed(alias+".", srcTopics)
 	cpuAll := func() (d time.Duration) {
 		for _, p := range procs {
-			d += cpuTime(p.pid())
+			d += cpuTime(p.Pid())
 		}
 		return d
 	}
@@ -157,11 +158,11 @@ func (b *bench) ours(ctx context.Context, workers int, srcTopics, latTopics []st
 	res.Copy.Bytes = res.Copy.Records * int64(b.recordSize)
 	res.CopyCPU = cpuAll() - cpuFirst
 	for i, p := range procs {
-		res.CPU += cpuTime(p.pid())
+		res.CPU += cpuTime(p.Pid())
 		if i == 0 {
-			res.ServeRSS = peakRSS(p.pid())
+			res.ServeRSS = peakRSS(p.Pid())
 		} else {
-			res.RSS = max(res.RSS, peakRSS(p.pid()))
+			res.RSS = max(res.RSS, peakRSS(p.Pid()))
 		}
 	}
 	res.CPU -= cpu0
@@ -242,21 +243,21 @@ func (b *bench) mm2(ctx context.Context, srcTopics, latTopics []string, want int
 		res.Err = err
 		return res
 	}
-	defer p.stop()
-	progress("  MirrorMaker 2 started (pid %d, heap %s, log %s)", p.pid(), b.mm2Heap, p.log)
+	defer p.Stop(stopGrace)
+	progress("  MirrorMaker 2 started (pid %d, heap %s, log %s)", p.Pid(), b.mm2Heap, p.Log)
 	alive := func() error {
-		if p.exited() {
-			return fmt.Errorf("MirrorMaker 2 exited: %v (see %s)", p.err, p.log)
+		if p.Exited() {
+			return fmt.Errorf("MirrorMaker 2 exited: %v (see %s)", p.Err(), p.Log)
 		}
 		return nil
 	}
 	dst := prefixed("source.", srcTopics)
 	var cpuFirst time.Duration
-	res.Copy, res.Err = waitCopy(ctx, b.dstAdm, dst, want, start, b.timeout, alive, func() { cpuFirst = cpuTime(p.pid()) })
+	res.Copy, res.Err = waitCopy(ctx, b.dstAdm, dst, want, start, b.timeout, alive, func() { cpuFirst = cpuTime(p.Pid()) })
 	res.Copy.Bytes = res.Copy.Records * int64(b.recordSize)
-	res.CPU = cpuTime(p.pid())
+	res.CPU = cpuTime(p.Pid())
 	res.CopyCPU = res.CPU - cpuFirst
-	res.RSS = peakRSS(p.pid())
+	res.RSS = peakRSS(p.Pid())
 	if res.Err == nil {
 		progress("  copied %d records in %s: %.1f MiB/s, CPU %.1fs, peak RSS %d MiB", res.Copy.Records,
 			(res.Copy.Done - res.Copy.FirstRecord).Round(time.Millisecond), res.Copy.mibps(), res.CPU.Seconds(), res.RSS>>20)
