@@ -476,10 +476,12 @@ func TestLeaseRace(t *testing.T) {
 					held[l.JobID] = g
 				}
 				mu.Unlock()
-				// Renew some, let others lapse.
+				// Renew some, let others lapse: a job goes six rounds
+				// (at least 300 ms, the TTL) without renewal, then six with,
+				// so that leases lapse however fast the database answers.
 				var reps []fleet.JobReport
 				for jid, g := range held {
-					if (jid+int64(i)+round/3)%2 == 0 {
+					if (jid+int64(i)+round/6)%2 == 0 {
 						reps = append(reps, fleet.JobReport{JobID: jid, Epoch: g.epoch})
 					}
 				}
