@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/openreplicator/replicator/internal/proc"
 )
 
 // The broker limit: what the two brokers sustain for the work a replicator
@@ -590,7 +592,7 @@ func (b *bench) committed(ctx context.Context, group string) int64 {
 // MirrorMaker 2): full JIT unless KAFKA_JVM_OPTS says otherwise (kafka.sh
 // alone defaults to C1 only, which suits tests, not throughput).
 func javaEnv() []string {
-	env := childEnv()
+	env := proc.ChildEnv()
 	if _, ok := os.LookupEnv("KAFKA_JVM_OPTS"); !ok {
 		env = append(env, "KAFKA_JVM_OPTS=")
 	}

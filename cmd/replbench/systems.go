@@ -41,18 +41,6 @@ type sysResult struct {
 	Err        error
 }
 
-func childEnv(kv ...string) []string {
-	var out []string
-	for _, e := range os.Environ() {
-		k, _, _ := strings.Cut(e, "=")
-		if strings.HasPrefix(k, "REPLICATOR_") || k == "DATABASE_URL" || strings.HasPrefix(k, "AWS_") {
-			continue
-		}
-		out = append(out, e)
-	}
-	return append(out, kv...)
-}
-
 // ours runs serve + workers fresh, creates a replicator for srcTopics (and
 // latTopics), waits for the copy, optionally measures latency, deletes the
 // replicator and stops everything.
@@ -73,7 +61,7 @@ func (b *bench) ours(ctx context.Context, workers int, srcTopics, latTopics []st
 	}()
 	base := []string{"DATABASE_URL=" + b.dbURL, "REPLICATOR_LOG_LEVEL=info", "REPLICATOR_WORKER_TOKEN=" + workerToken}
 	apiAddr := freeAddr()
-	serve, err := startProc(b.logDir, "serve-"+tag, childEnv(append(base, "REPLICATOR_LISTEN_ADDR="+apiAddr, "REPLICATOR_REGION="+region,
+	serve, err := startProc(b.logDir, "serve-"+tag, proc.ChildEnv(append(base, "REPLICATOR_LISTEN_ADDR="+apiAddr, "REPLICATOR_REGION="+region,
 		"REPLICATOR_ACCESS_KEYS="+accessKeyID+":"+secretKey+":"+account, "REPLICATOR_AUTO_MIGRATE=true")...), b.bin, "serve")
 	if err != nil {
 		res.Err = err
@@ -86,7 +74,7 @@ func (b *bench) ours(ctx context.Context, workers int, srcTopics, latTopics []st
 	}
 	for i := range workers {
 		addr := freeAddr()
-		w, err := startProc(b.logDir, fmt.Sprintf("worker%d-%s", i+1, tag), childEnv(append(append(base, "REPLICATOR_CONTROL_PLANE_URL="+apiURL,
+		w, err := startProc(b.logDir, fmt.Sprintf("worker%d-%s", i+1, tag), proc.ChildEnv(append(append(base, "REPLICATOR_CONTROL_PLANE_URL="+apiURL,
 			fmt.Sprintf("REPLICATOR_WORKER_ID=bench-worker%d", i+1), "REPLICATOR_WORKER_LISTEN_ADDR="+addr), b.workerEnv...)...), b.bin, "worker")
 		if err != nil {
 			res.Err = err
