@@ -28,6 +28,17 @@ type Lease struct {
 	StartOffset int64     `json:"startOffset"`
 	SpecVersion int64     `json:"specVersion"`
 	ExpiresAt   time.Time `json:"expiresAt"`
+	// TopicID is the identity of the source topic a partition job copies
+	// (the Kafka topic ID as the source reported it; "" if it reported
+	// none). A topic deleted and created again under the same name has a
+	// new ID: it is a new topic, with new jobs and checkpoints, and a job
+	// whose topic ID no longer matches the source must copy nothing more.
+	TopicID string `json:"topicId,omitempty"`
+	// Token is the lease's secret, new with every grant. Every heartbeat,
+	// checkpoint, release and topology report under the lease carries it;
+	// without it the worker token alone cannot act on another worker's
+	// lease.
+	Token string `json:"token,omitempty"`
 }
 
 // AcquireRequest asks for jobs. Max 0 means as many as the worker's share.
@@ -48,6 +59,8 @@ type JobReport struct {
 	JobID       int64 `json:"jobId"`
 	Epoch       int64 `json:"epoch"`
 	SpecVersion int64 `json:"specVersion"`
+	// Token is the lease's secret (Lease.Token).
+	Token string `json:"token,omitempty"`
 	// Checkpoint is the next source offset to copy; it never runs ahead of
 	// what the target acknowledged. Partition jobs only.
 	Checkpoint *int64 `json:"checkpoint,omitempty"`
@@ -56,6 +69,18 @@ type JobReport struct {
 	TargetCheckpoint *int64             `json:"targetCheckpoint,omitempty"`
 	Progress         *PartitionProgress `json:"progress,omitempty"`
 	Error            *JobError          `json:"error,omitempty"`
+	// Notices are things the job did or saw that the replicator's history
+	// should show (a target topic re-created, a source topic that came
+	// back as a new topic). A worker sends each notice until a heartbeat
+	// carrying it is answered.
+	Notices []Notice `json:"notices,omitempty"`
+}
+
+// Notice is one event of a job worth keeping in its replicator's history.
+type Notice struct {
+	Code    string    `json:"code"`
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
 }
 
 // PartitionProgress is a partition job's figures at the time of a report.
@@ -78,6 +103,11 @@ type JobError struct {
 	Code    string    `json:"code"`
 	Message string    `json:"message"`
 	Since   time.Time `json:"since"`
+	// Fatal says the job cannot go on until something changes outside it
+	// (a record the target refuses, a quota): its replicator turns FAILED
+	// at once instead of after the failure threshold. The job keeps
+	// retrying and clears the error when it can go on.
+	Fatal bool `json:"fatal,omitempty"`
 }
 
 // HeartbeatRequest renews every lease the worker holds and reports on them.
@@ -108,16 +138,31 @@ type ReleaseRequest struct {
 // Topology is what a metadata job sees on the source cluster: the topics
 // that match the spec, with their partitions.
 type Topology struct {
-	WorkerID    string      `json:"workerId"`
-	JobID       int64       `json:"jobId"`
-	Epoch       int64       `json:"epoch"`
-	SpecVersion int64       `json:"specVersion"`
-	Topics      []TopicInfo `json:"topics"`
+	WorkerID    string `json:"workerId"`
+	JobID       int64  `json:"jobId"`
+	Epoch       int64  `json:"epoch"`
+	SpecVersion int64  `json:"specVersion"`
+	// Token is the metadata job's lease secret (Lease.Token).
+	Token  string      `json:"token,omitempty"`
+	Topics []TopicInfo `json:"topics"`
+}
+
+// TopologyResponse says what the control plane made of a topology report.
+type TopologyResponse struct {
+	Added   int `json:"added"`
+	Removed int `json:"removed"`
+	// Error, when set, is a condition the metadata job must report as its
+	// own error (for example a quota the matched topics exceed: the topics
+	// beyond it get no jobs).
+	Error *JobError `json:"error,omitempty"`
 }
 
 // TopicInfo is one source topic.
 type TopicInfo struct {
-	Name       string          `json:"name"`
+	Name string `json:"name"`
+	// ID is the topic's Kafka topic ID (see Lease.TopicID), "" if the
+	// source does not report one.
+	ID         string          `json:"id,omitempty"`
 	Partitions []PartitionInfo `json:"partitions"`
 }
 
