@@ -166,7 +166,9 @@ func TestConflictAndAccounts(t *testing.T) {
 		t.Fatalf("second create: %v, want ConflictException", err)
 	}
 	// Names are unique per account: B may use the same name.
-	outB, err := e.b.CreateReplicator(ctx, apacheCreate("dup"))
+	inB := apacheCreate("dup")
+	inB.KafkaClusters[1].ClientAuthentication.SaslScram.SecretArn = aws.String(scramARNB)
+	outB, err := e.b.CreateReplicator(ctx, inB)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -32,6 +32,8 @@ const (
 	mskSrc   = "arn:aws:kafka:us-east-1:111111111111:cluster/src/361a2e04-ff39-48d4-9ee0-f810cd197370-s2"
 	mskDst   = "arn:aws:kafka:us-west-2:111111111111:cluster/dst/dda06cc0-beac-4862-8cba-e18cd64c6075-3"
 	scramARN = "arn:aws:secretsmanager:us-east-1:111111111111:secret:AmazonMSK_src-abc123"
+	// scramARNB is account B's own secret.
+	scramARNB = "arn:aws:secretsmanager:us-east-1:222222222222:secret:AmazonMSK_b-def456"
 )
 
 var (
@@ -56,7 +58,8 @@ func newEnv(t *testing.T) *env {
 		mskDst: map[string]any{"bootstrapBrokerString": "127.0.0.1:2"},
 	})
 	writeJSON(t, filepath.Join(dir, "secrets.json"), map[string]any{
-		scramARN: map[string]string{"username": "u", "password": "p"},
+		scramARN:  map[string]string{"username": "u", "password": "p"},
+		scramARNB: map[string]string{"username": "ub", "password": "pb"},
 	})
 	files, err := catalog.Load(filepath.Join(dir, "clusters.json"), filepath.Join(dir, "secrets.json"))
 	if err != nil {

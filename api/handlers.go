@@ -31,9 +31,11 @@ func (s *server) createReplicator(w http.ResponseWriter, r *http.Request, c *cal
 	}
 	for i, cl := range rep.Spec.Clusters {
 		p := fmt.Sprintf("kafkaClusters[%d]", i)
-		if cl.MSK != nil && (s.Catalog == nil || !s.Catalog.HasCluster(cl.MSK.ClusterARN)) {
+		// Another account's cataloged cluster or secret is answered
+		// exactly as a missing one: same exception, member and message.
+		if cl.MSK != nil && (s.Catalog == nil || !s.Catalog.HasCluster(c.account, cl.MSK.ClusterARN)) {
 			return replicator.Invalid(p+".amazonMskCluster.mskClusterArn",
-				"MSK cluster %s is not in this service's cluster catalog (REPLICATOR_CLUSTERS_FILE)", cl.MSK.ClusterARN)
+				"MSK cluster %s was not found in this service's cluster catalog (REPLICATOR_CLUSTERS_FILE)", cl.MSK.ClusterARN)
 		}
 		if a := cl.Auth; a != nil {
 			arn, member := "", ""
@@ -43,9 +45,9 @@ func (s *server) createReplicator(w http.ResponseWriter, r *http.Request, c *cal
 				arn, member = a.MTLS.SecretARN, ".clientAuthentication.mTLS.secretArn"
 			}
 			if s.Secrets == nil {
-				return replicator.Invalid(p+member, "secret %s cannot be resolved: no secret provider is configured", arn)
+				return replicator.Invalid(p+member, "secret %s cannot be resolved: secret not found", arn)
 			}
-			if err := s.Secrets.CheckSecret(r.Context(), arn); err != nil {
+			if err := s.Secrets.CheckSecret(r.Context(), c.account, arn); err != nil {
 				return replicator.Invalid(p+member, "secret %s cannot be resolved: %s", arn, safeMessage(err))
 			}
 		}

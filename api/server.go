@@ -36,15 +36,17 @@ type Authenticator interface {
 }
 
 // ClusterCatalog resolves MSK cluster ARNs to connection settings; the API
-// only asks whether an ARN is known.
+// only asks whether an ARN is known to the calling account (another
+// account's cluster is not known).
 type ClusterCatalog interface {
-	HasCluster(arn string) bool
+	HasCluster(account, arn string) bool
 }
 
-// SecretChecker reports whether a secret ARN resolves; the secret itself
-// never reaches the API.
+// SecretChecker reports whether a secret ARN resolves for the calling
+// account (another account's secret does not); the secret itself never
+// reaches the API.
 type SecretChecker interface {
-	CheckSecret(ctx context.Context, arn string) error
+	CheckSecret(ctx context.Context, account, arn string) error
 }
 
 // Config holds the server's dependencies.

@@ -15,6 +15,7 @@ import (
 const (
 	testClusterARN = "arn:aws:kafka:us-east-1:111111111111:cluster/src/361a2e04-ff39-48d4-9ee0-f810cd197370-s2"
 	testScramARN   = "arn:aws:secretsmanager:us-east-1:111111111111:secret:AmazonMSK_scram-AbCdEf"
+	testAccount    = "111111111111"
 	testMTLSARN    = "arn:aws:secretsmanager:us-east-1:111111111111:secret:AmazonMSK_mtls-GhIjKl"
 	testPassword   = "file-pw-Zq7hunter2"
 	testKey        = "-----BEGIN PRIVATE KEY-----\nfile-key-material-Xy9\n-----END PRIVATE KEY-----"
@@ -62,18 +63,18 @@ func TestLoadUnconfigured(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
-	if f.HasCluster(testClusterARN) {
+	if f.HasCluster(testAccount, testClusterARN) {
 		t.Error("an unconfigured catalog knows a cluster")
 	}
-	wantInvalid(t, f.CheckSecret(context.Background(), testScramARN), "secret not found")
+	wantInvalid(t, f.CheckSecret(context.Background(), testAccount, testScramARN), "secret not found")
 }
 
 func TestZeroFiles(t *testing.T) {
 	var f Files
-	if f.HasCluster(testClusterARN) {
+	if f.HasCluster(testAccount, testClusterARN) {
 		t.Error("the zero Files knows a cluster")
 	}
-	_, err := f.Secret(context.Background(), testScramARN)
+	_, err := f.Secret(context.Background(), testAccount, testScramARN)
 	wantInvalid(t, err, "secret not found")
 }
 
@@ -89,13 +90,13 @@ func TestLoadMissingFile(t *testing.T) {
 
 func TestClusters(t *testing.T) {
 	f, _, _ := testFiles(t)
-	if !f.HasCluster(testClusterARN) {
+	if !f.HasCluster(testAccount, testClusterARN) {
 		t.Fatal("HasCluster = false for a cluster in the file")
 	}
-	if f.HasCluster(testClusterARN + "x") {
+	if f.HasCluster(testAccount, testClusterARN+"x") {
 		t.Error("HasCluster = true for a cluster not in the file")
 	}
-	e, ok := f.Cluster(testClusterARN)
+	e, ok := f.Cluster(testAccount, testClusterARN)
 	if !ok || e.BootstrapBrokerString != "b-1.example:9096" || !strings.Contains(string(e.ClientAuthentication), "saslScram") {
 		t.Errorf("Cluster = %+v, %v", e, ok)
 	}
@@ -107,23 +108,23 @@ func TestClusters(t *testing.T) {
 func TestSecrets(t *testing.T) {
 	ctx := context.Background()
 	f, _, _ := testFiles(t)
-	s, err := f.Secret(ctx, testScramARN)
+	s, err := f.Secret(ctx, testAccount, testScramARN)
 	if err != nil || s.Username != "alice" || s.Password != testPassword || s.Certificate != "" || s.PrivateKey != "" {
 		t.Errorf("Secret(scram): wrong secret or err %v", err)
 	}
-	s, err = f.Secret(ctx, testMTLSARN)
+	s, err = f.Secret(ctx, testAccount, testMTLSARN)
 	if err != nil || s.PrivateKey != testKey || !strings.HasPrefix(s.Certificate, "-----BEGIN CERTIFICATE-----") || s.Username != "" {
 		t.Errorf("Secret(mtls): wrong secret or err %v", err)
 	}
-	if err := f.CheckSecret(ctx, testScramARN); err != nil {
+	if err := f.CheckSecret(ctx, testAccount, testScramARN); err != nil {
 		t.Errorf("CheckSecret(scram) = %v", err)
 	}
-	if err := f.CheckSecret(ctx, testMTLSARN); err != nil {
+	if err := f.CheckSecret(ctx, testAccount, testMTLSARN); err != nil {
 		t.Errorf("CheckSecret(mtls) = %v", err)
 	}
-	_, err = f.Secret(ctx, testScramARN+"x")
+	_, err = f.Secret(ctx, testAccount, testScramARN+"x")
 	wantInvalid(t, err, "secret not found")
-	wantInvalid(t, f.CheckSecret(ctx, "arn:aws:secretsmanager:us-east-1:111111111111:secret:other-AbCdEf"), "secret not found")
+	wantInvalid(t, f.CheckSecret(ctx, testAccount, "arn:aws:secretsmanager:us-east-1:111111111111:secret:other-AbCdEf"), "secret not found")
 }
 
 func TestReload(t *testing.T) {
@@ -136,13 +137,13 @@ func TestReload(t *testing.T) {
 	if err := f.Reload(); err != nil {
 		t.Fatalf("Reload: %v", err)
 	}
-	if f.HasCluster(testClusterARN) || !f.HasCluster(other) {
+	if f.HasCluster(testAccount, testClusterARN) || !f.HasCluster(testAccount, other) {
 		t.Error("Reload did not replace the cluster catalog")
 	}
-	if f.CheckSecret(ctx, testScramARN) == nil {
+	if f.CheckSecret(ctx, testAccount, testScramARN) == nil {
 		t.Error("a secret removed from the file still resolves after Reload")
 	}
-	if s, err := f.Secret(ctx, newARN); err != nil || s.Username != "bob" || s.Password != "new-pw" {
+	if s, err := f.Secret(ctx, testAccount, newARN); err != nil || s.Username != "bob" || s.Password != "new-pw" {
 		t.Errorf("Secret(new) after Reload: wrong secret or err %v", err)
 	}
 }
@@ -183,10 +184,10 @@ func TestReloadInvalidKeepsContents(t *testing.T) {
 				t.Errorf("Reload error %q does not say where it comes from", err)
 			}
 			// The previous contents stay.
-			if !f.HasCluster(testClusterARN) {
+			if !f.HasCluster(testAccount, testClusterARN) {
 				t.Error("a failed Reload dropped the cluster catalog")
 			}
-			if s, err := f.Secret(ctx, testScramARN); err != nil || s.Password != testPassword {
+			if s, err := f.Secret(ctx, testAccount, testScramARN); err != nil || s.Password != testPassword {
 				t.Errorf("a failed Reload changed the secrets (err %v)", err)
 			}
 			if _, err := Load(clustersPath, secretsPath); err == nil {
@@ -199,11 +200,11 @@ func TestReloadInvalidKeepsContents(t *testing.T) {
 func TestSecretNeverPrinted(t *testing.T) {
 	ctx := context.Background()
 	f, _, _ := testFiles(t)
-	scram, err := f.Secret(ctx, testScramARN)
+	scram, err := f.Secret(ctx, testAccount, testScramARN)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mtls, err := f.Secret(ctx, testMTLSARN)
+	mtls, err := f.Secret(ctx, testAccount, testMTLSARN)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -265,30 +265,36 @@ func secretError(msg string, cause error) error {
 }
 
 // Resolver tries the secrets file first, then Secrets Manager (if non-nil).
+// Both answer only for the calling account: a file entry of another account
+// is not found (whether Secrets Manager has the ARN or not), and Secrets
+// Manager is asked only for ARNs of the caller's own account, so the
+// service's identity never fetches a secret on behalf of another tenant.
 type Resolver struct {
 	Files *Files
 	SM    *SecretsManager
 }
 
-// Secret resolves a secret ARN: from the secrets file if it is there, else
-// from Secrets Manager.
-func (r *Resolver) Secret(ctx context.Context, arn string) (Secret, error) {
+// Secret resolves a secret ARN for account: from the secrets file if it is
+// there, else from Secrets Manager when the ARN is the account's.
+func (r *Resolver) Secret(ctx context.Context, account, arn string) (Secret, error) {
 	if r.Files != nil {
-		r.Files.mu.RLock()
-		sec, ok := r.Files.secrets[arn]
-		r.Files.mu.RUnlock()
-		if ok {
+		sec, found, owned := r.Files.lookup(account, arn)
+		switch {
+		case owned:
 			return sec, nil
+		case found:
+			return Secret{}, errSecretNotFound()
 		}
 	}
-	if r.SM != nil {
+	if r.SM != nil && account != "" && ARNAccount(arn) == account {
 		return r.SM.Secret(ctx, arn)
 	}
-	return Secret{}, replicator.Invalid("secretArn", "secret not found")
+	return Secret{}, errSecretNotFound()
 }
 
-// CheckSecret reports whether a secret ARN resolves, without returning it.
-func (r *Resolver) CheckSecret(ctx context.Context, arn string) error {
-	_, err := r.Secret(ctx, arn)
+// CheckSecret reports whether a secret ARN resolves for account, without
+// returning it.
+func (r *Resolver) CheckSecret(ctx context.Context, account, arn string) error {
+	_, err := r.Secret(ctx, account, arn)
 	return err
 }

@@ -63,6 +63,9 @@ func isolateAWS(t *testing.T, env map[string]string) {
 	}
 }
 
+// motoAccount is the account moto puts in the ARNs it makes.
+const motoAccount = "123456789012"
+
 // motoEnv points the SDK's default configuration at moto.
 func motoEnv(url string) map[string]string {
 	return map[string]string{
@@ -160,11 +163,11 @@ func TestSecretsManagerResolveWithMoto(t *testing.T) {
 	r := &Resolver{Files: files, SM: sm}
 
 	t.Run("file first", func(t *testing.T) {
-		s, err := r.Secret(ctx, shadowARN)
+		s, err := r.Secret(ctx, motoAccount, shadowARN)
 		if err != nil || s.Username != "file-user" || s.Password != "file-pw" {
 			t.Errorf("Secret(shadow): not the file's secret (err %v)", err)
 		}
-		s, err = r.Secret(ctx, "arn:aws:secretsmanager:us-east-1:123456789012:secret:fileonly-AbCdEf")
+		s, err = r.Secret(ctx, motoAccount, "arn:aws:secretsmanager:us-east-1:123456789012:secret:fileonly-AbCdEf")
 		if err != nil || s.Password != "file-only-pw" {
 			t.Errorf("Secret(file only): wrong secret or err %v", err)
 		}
@@ -174,23 +177,23 @@ func TestSecretsManagerResolveWithMoto(t *testing.T) {
 	})
 
 	t.Run("secrets manager second", func(t *testing.T) {
-		s, err := r.Secret(ctx, scramARN)
+		s, err := r.Secret(ctx, motoAccount, scramARN)
 		if err != nil || s != (Secret{Username: "carol", Password: smPassword}) {
 			t.Errorf("Secret(scram): wrong secret or err %v", err)
 		}
-		s, err = r.Secret(ctx, mtlsARN)
+		s, err = r.Secret(ctx, motoAccount, mtlsARN)
 		if err != nil || s.PrivateKey != "sm-key-Pq42" || !strings.HasPrefix(s.Certificate, "-----BEGIN CERTIFICATE-----\nc") || s.Username != "" {
 			t.Errorf("Secret(mtls): wrong secret or err %v", err)
 		}
-		if err := r.CheckSecret(ctx, scramARN); err != nil {
+		if err := r.CheckSecret(ctx, motoAccount, scramARN); err != nil {
 			t.Errorf("CheckSecret(scram) = %v", err)
 		}
-		s, err = r.Secret(ctx, westARN)
+		s, err = r.Secret(ctx, motoAccount, westARN)
 		if err != nil || s.Username != "dave" {
 			t.Errorf("Secret(us-west-2 ARN): wrong secret or err %v", err)
 		}
 		// Without the file.
-		s, err = (&Resolver{SM: sm}).Secret(ctx, shadowARN)
+		s, err = (&Resolver{SM: sm}).Secret(ctx, motoAccount, shadowARN)
 		if err != nil || s.Username != "sm-user" {
 			t.Errorf("Secret(shadow) without the file: wrong secret or err %v", err)
 		}
@@ -198,20 +201,42 @@ func TestSecretsManagerResolveWithMoto(t *testing.T) {
 
 	t.Run("not found", func(t *testing.T) {
 		missing := "arn:aws:secretsmanager:us-east-1:123456789012:secret:does-not-exist-AbCdEf"
-		err := r.CheckSecret(ctx, missing)
+		err := r.CheckSecret(ctx, motoAccount, missing)
 		wantInvalid(t, err, "secret not found")
-		_, err = r.Secret(ctx, missing)
+		_, err = r.Secret(ctx, motoAccount, missing)
 		wantInvalid(t, err, "secret not found")
-		wantInvalid(t, (&Resolver{Files: files}).CheckSecret(ctx, scramARN), "secret not found")
-		wantInvalid(t, (&Resolver{}).CheckSecret(ctx, scramARN), "secret not found")
+		wantInvalid(t, (&Resolver{Files: files}).CheckSecret(ctx, motoAccount, scramARN), "secret not found")
+		wantInvalid(t, (&Resolver{}).CheckSecret(ctx, motoAccount, scramARN), "secret not found")
 	})
 
 	t.Run("failures are not cached", func(t *testing.T) {
 		name := uniq("late")
-		wantInvalid(t, r.CheckSecret(ctx, name), "secret not found")
+		_, err := sm.Secret(ctx, name)
+		wantInvalid(t, err, "secret not found")
 		createSecret(t, admin, name, `{"username":"late","password":"late-pw"}`)
-		if s, err := r.Secret(ctx, name); err != nil || s.Username != "late" {
+		if s, err := sm.Secret(ctx, name); err != nil || s.Username != "late" {
 			t.Errorf("Secret(late) after creation: wrong secret or err %v", err)
+		}
+	})
+
+	// Another account gets "secret not found" for every ARN of moto's
+	// account, whether it exists or not, and Secrets Manager is not asked;
+	// a bare name (no account) is never looked up through the Resolver.
+	t.Run("other account", func(t *testing.T) {
+		missing := "arn:aws:secretsmanager:us-east-1:123456789012:secret:does-not-exist-AbCdEf"
+		fresh := &Resolver{SM: NewSecretsManager(ctx)}
+		for _, arn := range []string{scramARN, missing, westARN} {
+			_, err := fresh.Secret(ctx, "999999999999", arn)
+			wantInvalid(t, err, "secret not found")
+		}
+		name := uniq("byname-other")
+		createSecret(t, admin, name, `{"username":"x","password":"y"}`)
+		wantInvalid(t, fresh.CheckSecret(ctx, motoAccount, name), "secret not found")
+		if fresh.SM.client != nil {
+			t.Error("Secrets Manager was set up for lookups no account may make")
+		}
+		if _, err := fresh.Secret(ctx, motoAccount, scramARN); err != nil {
+			t.Errorf("own account: %v", err)
 		}
 	})
 
@@ -222,15 +247,15 @@ func TestSecretsManagerResolveWithMoto(t *testing.T) {
 			{notJSONARN, "secret is not a JSON object with username/password or certificate/privateKey"},
 			{binaryARN, "secret has no SecretString (binary secrets are not supported)"},
 		} {
-			_, err := r.Secret(ctx, tc.arn)
+			_, err := r.Secret(ctx, motoAccount, tc.arn)
 			wantInvalid(t, err, tc.msg)
 			noLeak(t, err, junkValue, "carol")
-			wantInvalid(t, r.CheckSecret(ctx, tc.arn), tc.msg)
+			wantInvalid(t, r.CheckSecret(ctx, motoAccount, tc.arn), tc.msg)
 		}
 	})
 
 	t.Run("cache", func(t *testing.T) {
-		if _, err := r.Secret(ctx, scramARN); err != nil {
+		if _, err := r.Secret(ctx, motoAccount, scramARN); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := admin.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{
@@ -238,11 +263,11 @@ func TestSecretsManagerResolveWithMoto(t *testing.T) {
 			t.Fatal(err)
 		}
 		clock.add(smCacheTTL - time.Second)
-		if s, err := r.Secret(ctx, scramARN); err != nil || s.Password != smPassword {
+		if s, err := r.Secret(ctx, motoAccount, scramARN); err != nil || s.Password != smPassword {
 			t.Errorf("within the TTL: not the cached secret (err %v)", err)
 		}
 		clock.add(2 * time.Second)
-		if s, err := r.Secret(ctx, scramARN); err != nil || s.Password != "rotated-pw" {
+		if s, err := r.Secret(ctx, motoAccount, scramARN); err != nil || s.Password != "rotated-pw" {
 			t.Errorf("after the TTL: not the rotated secret (err %v)", err)
 		}
 		// A deleted secret is served from the cache until the TTL ends.
@@ -250,11 +275,11 @@ func TestSecretsManagerResolveWithMoto(t *testing.T) {
 			SecretId: aws.String(scramARN), ForceDeleteWithoutRecovery: aws.Bool(true)}); err != nil {
 			t.Fatal(err)
 		}
-		if err := r.CheckSecret(ctx, scramARN); err != nil {
+		if err := r.CheckSecret(ctx, motoAccount, scramARN); err != nil {
 			t.Errorf("deleted secret within the TTL: %v", err)
 		}
 		clock.add(smCacheTTL)
-		wantInvalid(t, r.CheckSecret(ctx, scramARN), "secret not found")
+		wantInvalid(t, r.CheckSecret(ctx, motoAccount, scramARN), "secret not found")
 	})
 
 	t.Run("concurrent", func(t *testing.T) {
@@ -262,10 +287,10 @@ func TestSecretsManagerResolveWithMoto(t *testing.T) {
 		errs := make(chan error, 32)
 		for range 16 {
 			wg.Go(func() {
-				if _, err := r.Secret(ctx, mtlsARN); err != nil {
+				if _, err := r.Secret(ctx, motoAccount, mtlsARN); err != nil {
 					errs <- err
 				}
-				if _, err := r.Secret(ctx, westARN); err != nil {
+				if _, err := r.Secret(ctx, motoAccount, westARN); err != nil {
 					errs <- err
 				}
 			})
@@ -306,7 +331,7 @@ func TestSecretsManagerUnreachable(t *testing.T) {
 	}
 	r := &Resolver{Files: &Files{}, SM: sm}
 	start := time.Now()
-	err := r.CheckSecret(ctx, "arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf")
+	err := r.CheckSecret(ctx, motoAccount, "arn:aws:secretsmanager:us-east-1:123456789012:secret:x-AbCdEf")
 	if d := time.Since(start); d > sm.timeout+time.Second {
 		t.Errorf("CheckSecret took %v, more than the %v timeout", d, sm.timeout)
 	}

@@ -17,28 +17,31 @@ import (
 	"github.com/openreplicator/replicator/pkg/replicator"
 )
 
-// Secrets resolves secret ARNs (the secrets file, then Secrets Manager).
+// Secrets resolves secret ARNs (the secrets file, then Secrets Manager) for
+// the replicator's account: another account's secret does not resolve.
 type Secrets interface {
-	Secret(ctx context.Context, arn string) (catalog.Secret, error)
+	Secret(ctx context.Context, account, arn string) (catalog.Secret, error)
 }
 
-// Clusters resolves MSK cluster ARNs through the operator's catalog.
+// Clusters resolves MSK cluster ARNs through the operator's catalog, for
+// the replicator's account: another account's cluster is not found.
 type Clusters interface {
-	Cluster(arn string) (catalog.ClusterEntry, bool)
+	Cluster(account, arn string) (catalog.ClusterEntry, bool)
 }
 
 // endpoint is how to reach one cluster.
 type endpoint struct {
+	account    string // the replicator's: secrets resolve for it only
 	alias      string
 	brokers    []string
 	auth       *replicator.ClientAuthentication
 	encryption *replicator.EncryptionInTransit
 }
 
-// resolve turns a spec cluster into an endpoint, through the catalog for
-// MSK clusters.
-func resolve(c *replicator.Cluster, clusters Clusters) (endpoint, error) {
-	ep := endpoint{alias: c.Alias, auth: c.Auth, encryption: c.Encryption}
+// resolve turns a spec cluster of a replicator of account into an
+// endpoint, through the catalog for MSK clusters.
+func resolve(c *replicator.Cluster, account string, clusters Clusters) (endpoint, error) {
+	ep := endpoint{account: account, alias: c.Alias, auth: c.Auth, encryption: c.Encryption}
 	bootstrap := ""
 	switch {
 	case c.Apache != nil:
@@ -47,11 +50,15 @@ func resolve(c *replicator.Cluster, clusters Clusters) (endpoint, error) {
 		if clusters == nil {
 			return ep, fmt.Errorf("MSK cluster %s: no cluster catalog configured", c.MSK.ClusterARN)
 		}
-		e, ok := clusters.Cluster(c.MSK.ClusterARN)
+		e, ok := clusters.Cluster(account, c.MSK.ClusterARN)
 		if !ok {
 			return ep, fmt.Errorf("MSK cluster %s is not in the cluster catalog", c.MSK.ClusterARN)
 		}
 		bootstrap = e.BootstrapBrokerString
+		// The catalog entry's secrets are the operator's, bound to the
+		// cluster: they resolve for the account that owns the cluster,
+		// also when the entry lets further accounts use it.
+		ep.account = catalog.ARNAccount(c.MSK.ClusterARN)
 		if len(e.ClientAuthentication) > 0 {
 			var a struct {
 				SaslScram *struct{ Mechanism, SecretArn string } `json:"saslScram"`
@@ -119,7 +126,7 @@ func clientOpts(ctx context.Context, ep endpoint, secrets Secrets) ([]kgo.Opt, e
 		if secrets == nil {
 			return nil, errors.New("no secret provider configured")
 		}
-		sec, err := secrets.Secret(ctx, arn)
+		sec, err := secrets.Secret(ctx, ep.account, arn)
 		if err != nil {
 			return nil, fmt.Errorf("secret %s: %w", arn, err)
 		}

@@ -184,10 +184,10 @@ func newReplication(e *Engine, spec *fleet.ReplicatorSpec, log *slog.Logger) (*r
 	r := &replication{e: e, id: spec.ID, log: log, spec: spec, flow: flow, parts: map[tp]*partState{}, wake: make(chan struct{}, 1),
 		done: make(chan struct{})}
 	r.topics.r = r
-	if r.src, err = resolve(srcC, e.cfg.Clusters); err != nil {
+	if r.src, err = resolve(srcC, spec.AccountID, e.cfg.Clusters); err != nil {
 		return nil, err
 	}
-	if r.dst, err = resolve(dstC, e.cfg.Clusters); err != nil {
+	if r.dst, err = resolve(dstC, spec.AccountID, e.cfg.Clusters); err != nil {
 		return nil, err
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
