@@ -51,6 +51,12 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// newEnvWith is newEnv with a change to the server's configuration.
+func newEnvWith(t *testing.T, configure func(*api.Config)) *env {
+	t.Helper()
 	store := pgtest.Store(t)
 	dir := t.TempDir()
 	writeJSON(t, filepath.Join(dir, "clusters.json"), map[string]any{
@@ -65,13 +71,17 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := api.NewServer(api.Config{
+	cfg := api.Config{
 		Region:  region,
 		Store:   store,
 		Auth:    api.SigV4(sigv4.NewVerifier(region, "kafka", []sigv4.Key{keyA, keyB})),
 		Catalog: files,
 		Secrets: files,
-	})
+	}
+	if configure != nil {
+		configure(&cfg)
+	}
+	h := api.NewServer(cfg)
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())

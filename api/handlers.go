@@ -37,6 +37,15 @@ func (s *server) createReplicator(w http.ResponseWriter, r *http.Request, c *cal
 			return replicator.Invalid(p+".amazonMskCluster.mskClusterArn",
 				"MSK cluster %s was not found in this service's cluster catalog (REPLICATOR_CLUSTERS_FILE)", cl.MSK.ClusterARN)
 		}
+		if cl.Apache != nil && s.Destinations != nil {
+			for _, b := range strings.Split(cl.Apache.BootstrapBrokers, ",") {
+				if err := s.Destinations.Check(r.Context(), strings.TrimSpace(b)); err != nil {
+					return replicator.Invalid(p+".apacheKafkaCluster.bootstrapBrokerString",
+						"bootstrapBrokerString: broker %s is not a destination this service may connect to (REPLICATOR_ALLOWED_DESTINATIONS, REPLICATOR_DENIED_DESTINATIONS)",
+						truncateForMessage(strings.TrimSpace(b)))
+				}
+			}
+		}
 		if a := cl.Auth; a != nil {
 			arn, member := "", ""
 			if a.SASLScram != nil {
@@ -56,7 +65,7 @@ func (s *server) createReplicator(w http.ResponseWriter, r *http.Request, c *cal
 	rep.ARN = replicator.ARN{Partition: "aws", Region: s.Region, AccountID: c.account, Name: rep.Name, ID: uuid.NewString()}
 	rep.State = replicator.StateCreating
 	rep.CurrentVersion = newVersion()
-	if err := s.Store.CreateReplicator(r.Context(), rep); err != nil {
+	if err := s.Store.CreateReplicatorWithinQuota(r.Context(), rep, s.QuotaReplicators); err != nil {
 		return err
 	}
 	encode(w, http.StatusOK, createReplicatorResponse{

@@ -18,7 +18,9 @@ import (
 
 // Store is what the API needs from persistence.
 type Store interface {
-	CreateReplicator(ctx context.Context, r *replicator.Replicator) error
+	// CreateReplicatorWithinQuota stores a new replicator unless its
+	// account already holds quota replicators (0: no limit).
+	CreateReplicatorWithinQuota(ctx context.Context, r *replicator.Replicator, quota int) error
 	GetReplicator(ctx context.Context, account, arn string) (*replicator.Replicator, error)
 	ListReplicators(ctx context.Context, account, prefix, after string, limit int) ([]*replicator.Replicator, error)
 	UpdateReplicator(ctx context.Context, account, arn, version, newVersion string, fn func(*replicator.Replicator) error) (*replicator.Replicator, error)
@@ -49,6 +51,12 @@ type SecretChecker interface {
 	CheckSecret(ctx context.Context, account, arn string) error
 }
 
+// DestinationPolicy checks a bootstrap broker (host:port) against the
+// operator's allowed and denied destinations; an error refuses it.
+type DestinationPolicy interface {
+	Check(ctx context.Context, hostport string) error
+}
+
 // Config holds the server's dependencies.
 type Config struct {
 	Region   string
@@ -56,6 +64,9 @@ type Config struct {
 	Auth     Authenticator
 	Catalog  ClusterCatalog // nil: no MSK cluster is known
 	Secrets  SecretChecker  // nil: no secret resolves
+	// Destinations checks the bootstrap brokers of apacheKafkaCluster
+	// members at Create (nil: any host:port).
+	Destinations DestinationPolicy
 	Logger   *slog.Logger
 	Registry *prometheus.Registry // nil: a private one
 
@@ -66,6 +77,16 @@ type Config struct {
 	WorkerToken string
 	// LeaseTTL is the lease time-to-live granted to workers.
 	LeaseTTL time.Duration
+
+	// Quotas (0: no limit). QuotaReplicators bounds the replicators of an
+	// account (checked at Create); QuotaTopics and QuotaPartitions bound the
+	// topics and partitions one replicator copies, QuotaAccountPartitions
+	// the partitions of all an account's replicators (checked when discovery
+	// reports the source's topics).
+	QuotaReplicators       int
+	QuotaTopics            int
+	QuotaPartitions        int
+	QuotaAccountPartitions int
 }
 
 type server struct {

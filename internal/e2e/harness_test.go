@@ -35,6 +35,7 @@ import (
 	"github.com/openreplicator/replicator/internal/testutil"
 	"github.com/openreplicator/replicator/pkg/catalog"
 	"github.com/openreplicator/replicator/pkg/kafka"
+	"github.com/openreplicator/replicator/pkg/netguard"
 	"github.com/openreplicator/replicator/pkg/postgres"
 	"github.com/openreplicator/replicator/pkg/replicator"
 	"github.com/openreplicator/replicator/pkg/scheduler"
@@ -80,10 +81,16 @@ type envOpts struct {
 	workers  int
 	dstOpts  []kfake.Opt
 	noSource bool
+	// serveGuard and workerGuard are the destination policies of the API
+	// and of the workers' dialer (nil: none).
+	serveGuard, workerGuard *netguard.Policy
 }
 
 func withWorkers(n int) option         { return func(o *envOpts) { o.workers = n } }
 func withTarget(o ...kfake.Opt) option { return func(e *envOpts) { e.dstOpts = o } }
+func withDestinations(serve, worker *netguard.Policy) option {
+	return func(o *envOpts) { o.serveGuard, o.workerGuard = serve, worker }
+}
 
 func newEnv(t *testing.T, opts ...option) *env {
 	t.Helper()
@@ -123,7 +130,8 @@ func newEnv(t *testing.T, opts ...option) *env {
 	}
 	log := slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	h := api.NewServer(api.Config{Region: "us-east-1", Store: store, Fleet: store, WorkerToken: token, LeaseTTL: 3 * time.Second,
-		Auth: api.SigV4(sigv4.NewVerifier("us-east-1", "kafka", []sigv4.Key{key})), Secrets: files, Catalog: files, Logger: log})
+		Auth: api.SigV4(sigv4.NewVerifier("us-east-1", "kafka", []sigv4.Key{key})), Secrets: files, Catalog: files, Logger: log,
+		Destinations: o.serveGuard})
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -140,7 +148,7 @@ func newEnv(t *testing.T, opts ...option) *env {
 			t.Fatal(err)
 		}
 		engine := kafka.New(kafka.Config{Secrets: files, Clusters: files, Checkpoints: client.Mappings, Logger: log, Metrics: metrics,
-			DiscoveryInterval: 200 * time.Millisecond, SyncInterval: 500 * time.Millisecond})
+			DiscoveryInterval: 200 * time.Millisecond, SyncInterval: 500 * time.Millisecond, Dial: o.workerGuard.DialerOrNil()})
 		w := workers.New(workers.Config{ID: fmt.Sprintf("w%d", i+1), ControlPlane: client, Engine: engine, Logger: log,
 			AcquireInterval: 200 * time.Millisecond})
 		go func() { _ = w.Run(ctx); done <- struct{}{} }()

@@ -7,13 +7,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/openreplicator/replicator/pkg/catalog"
+	"github.com/openreplicator/replicator/pkg/netguard"
 	"github.com/openreplicator/replicator/pkg/replicator"
 )
 
@@ -36,12 +39,15 @@ type endpoint struct {
 	brokers    []string
 	auth       *replicator.ClientAuthentication
 	encryption *replicator.EncryptionInTransit
+	// dial connects to a broker after checking the destination (nil: kgo's
+	// own dialer).
+	dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // resolve turns a spec cluster of a replicator of account into an
 // endpoint, through the catalog for MSK clusters.
-func resolve(c *replicator.Cluster, account string, clusters Clusters) (endpoint, error) {
-	ep := endpoint{account: account, alias: c.Alias, auth: c.Auth, encryption: c.Encryption}
+func resolve(c *replicator.Cluster, account string, clusters Clusters, dial func(ctx context.Context, network, addr string) (net.Conn, error)) (endpoint, error) {
+	ep := endpoint{account: account, alias: c.Alias, auth: c.Auth, encryption: c.Encryption, dial: dial}
 	bootstrap := ""
 	switch {
 	case c.Apache != nil:
@@ -96,13 +102,16 @@ func resolve(c *replicator.Cluster, account string, clusters Clusters) (endpoint
 	return ep, nil
 }
 
+// dialTimeout bounds one connection attempt to a broker.
+const dialTimeout = 5 * time.Second
+
 // clientOpts returns the connection options of an endpoint: brokers, TLS
-// and SASL, with secrets resolved now.
+// and SASL, with secrets resolved now, and the engine's dialer (Config.Dial)
+// when it has one.
 func clientOpts(ctx context.Context, ep endpoint, secrets Secrets) ([]kgo.Opt, error) {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(ep.brokers...),
 		kgo.ClientID("replicator"),
-		kgo.DialTimeout(5 * time.Second),
 	}
 	var tlsCfg *tls.Config
 	if ep.encryption != nil {
@@ -152,8 +161,70 @@ func clientOpts(ctx context.Context, ep endpoint, secrets Secrets) ([]kgo.Opt, e
 			tlsCfg.Certificates = []tls.Certificate{cert}
 		}
 	}
-	if tlsCfg != nil {
-		opts = append(opts, kgo.DialTLSConfig(tlsCfg))
+	switch {
+	case ep.dial != nil:
+		opts = append(opts, kgo.Dialer(guardedDialer(ep.dial, tlsCfg)))
+	case tlsCfg != nil:
+		opts = append(opts, kgo.DialTimeout(dialTimeout), kgo.DialTLSConfig(tlsCfg))
+	default:
+		opts = append(opts, kgo.DialTimeout(dialTimeout))
 	}
 	return opts, nil
+}
+
+// guardedDialer dials through dial (which checks the destination) with the
+// dial timeout, then speaks TLS over the connection when tlsCfg is set, as
+// kgo.DialTLSConfig would (kgo takes one or the other, not both).
+func guardedDialer(dial func(ctx context.Context, network, addr string) (net.Conn, error), tlsCfg *tls.Config) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+		defer cancel()
+		conn, err := dial(ctx, network, addr)
+		if err != nil || tlsCfg == nil {
+			return conn, err
+		}
+		c := tlsCfg.Clone()
+		if c.ServerName == "" {
+			if host, _, err := net.SplitHostPort(addr); err == nil {
+				c.ServerName = host
+			}
+		}
+		tc := tls.Client(conn, c)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return tc, nil
+	}
+}
+
+// connClass sorts a connection error into the classes of the
+// replicator_cluster_connection_errors_total metric: denied (the operator's
+// destination policy), dns, tls, timeout, refused, or other (such as a
+// server that does not speak Kafka).
+func connClass(err error) string {
+	var (
+		dnsErr  *net.DNSError
+		recErr  tls.RecordHeaderError
+		alert   tls.AlertError
+		certErr *tls.CertificateVerificationError
+		unknown x509.UnknownAuthorityError
+		host    x509.HostnameError
+		invalid x509.CertificateInvalidError
+		netErr  net.Error
+	)
+	switch {
+	case errors.Is(err, netguard.ErrDenied):
+		return "denied"
+	case errors.As(err, &dnsErr):
+		return "dns"
+	case errors.As(err, &recErr), errors.As(err, &alert), errors.As(err, &certErr), errors.As(err, &unknown),
+		errors.As(err, &host), errors.As(err, &invalid):
+		return "tls"
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &netErr) && netErr.Timeout():
+		return "timeout"
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	}
+	return "other"
 }

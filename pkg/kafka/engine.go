@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -40,6 +41,10 @@ type Config struct {
 	// ProducerLinger is how long the target producer waits to fill a batch
 	// (2ms).
 	ProducerLinger time.Duration
+	// Dial connects to brokers (nil: kgo's dialer). The worker passes the
+	// operator's destination policy here (netguard), which checks the
+	// address actually dialled; TLS is layered on top of it.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Engine runs replication jobs; it implements workers.Engine.
@@ -121,6 +126,7 @@ func (e *Engine) release(r *replication) {
 	e.mu.Unlock()
 	if last {
 		r.close()
+		e.cfg.Metrics.forget(r.labels())
 	}
 }
 
@@ -184,10 +190,10 @@ func newReplication(e *Engine, spec *fleet.ReplicatorSpec, log *slog.Logger) (*r
 	r := &replication{e: e, id: spec.ID, log: log, spec: spec, flow: flow, parts: map[tp]*partState{}, wake: make(chan struct{}, 1),
 		done: make(chan struct{})}
 	r.topics.r = r
-	if r.src, err = resolve(srcC, spec.AccountID, e.cfg.Clusters); err != nil {
+	if r.src, err = resolve(srcC, spec.AccountID, e.cfg.Clusters, e.cfg.Dial); err != nil {
 		return nil, err
 	}
-	if r.dst, err = resolve(dstC, spec.AccountID, e.cfg.Clusters); err != nil {
+	if r.dst, err = resolve(dstC, spec.AccountID, e.cfg.Clusters, e.cfg.Dial); err != nil {
 		return nil, err
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
@@ -340,12 +346,13 @@ func (r *replication) watchHealth(cl *clients) {
 				}
 				*side.slot = nil
 			} else {
-				code, msg := classify(side.what, side.ep, err)
+				code, msg, class := classify(side.what, side.ep, err)
 				if code == side.what+"AuthenticationFailed" {
 					r.e.cfg.Metrics.authError(name, account, side.ep.alias)
 				}
+				r.e.cfg.Metrics.connectionError(name, account, side.ep.alias, class)
 				if *side.slot == nil {
-					r.log.Warn("engine: cluster check failed", "cluster", side.ep.alias, "code", code, "err", err)
+					r.log.Warn("engine: cluster check failed", "cluster", side.ep.alias, "code", code, "class", class, "err", err)
 				}
 				*side.slot = &fleet.JobError{Code: code, Message: msg, Since: sinceOr(*side.slot)}
 			}
@@ -400,9 +407,12 @@ func (r *replication) refreshLag(cl *clients, name, account string) {
 	}
 }
 
-// classify turns a connection error into a stateInfo code and a message
-// that names the cluster but no secret.
-func classify(side string, ep endpoint, err error) (code, msg string) {
+// classify turns a connection error into a stateInfo code, a message that
+// names the cluster and its brokers but neither a secret nor the raw error,
+// and the error's class for the connection-errors metric. The raw error
+// would tell a tenant a closed port from a web server or a database on the
+// workers' network; it goes to the log only.
+func classify(side string, ep endpoint, err error) (code, msg, class string) {
 	authish := errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.IllegalSaslState) ||
 		errors.Is(err, kerr.UnsupportedSaslMechanism) || strings.Contains(err.Error(), "SASL")
 	if !authish && ep.auth != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
@@ -411,9 +421,9 @@ func classify(side string, ep endpoint, err error) (code, msg string) {
 	}
 	where := fmt.Sprintf("%s cluster %s (%s)", strings.ToLower(side), ep.alias, strings.Join(ep.brokers, ","))
 	if authish {
-		return side + "AuthenticationFailed", "authentication to the " + where + " was refused: " + err.Error()
+		return side + "AuthenticationFailed", "authentication to the " + where + " was refused", "auth"
 	}
-	return side + "Unreachable", "cannot reach the " + where + ": " + err.Error()
+	return side + "Unreachable", "cannot connect to the " + where, connClass(err)
 }
 
 // jobError is the error every job of this replication reports now.

@@ -25,6 +25,7 @@ type Metrics struct {
 	groups         *prometheus.GaugeVec
 	groupFailures  *prometheus.CounterVec
 	topics         *prometheus.GaugeVec
+	connErrors     *prometheus.CounterVec
 }
 
 // NewMetrics registers the engine's metrics with reg (nil: unregistered).
@@ -59,12 +60,32 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "ConsumerGroupOffsetSyncFailure: group offset synchronisations that failed."}, ra),
 		topics: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "replicator_topics",
 			Help: "TopicCount: source topics being replicated."}, ra),
+		connErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "replicator_cluster_connection_errors_total",
+			Help: "Failed connection checks of a cluster by class: refused, timeout, dns, tls, denied (the destination policy), auth, other (for operators; tenants see a generic message)."},
+			append(append([]string{}, rc...), "class")),
 	}
 	if reg != nil {
 		reg.MustRegister(m.latency, m.lag, m.replicatedB, m.records, m.bytesInTotal, m.failures, m.replicatorFail,
-			m.auth, m.throttle, m.pingOK, m.groups, m.groupFailures, m.topics)
+			m.auth, m.throttle, m.pingOK, m.groups, m.groupFailures, m.topics, m.connErrors)
 	}
 	return m
+}
+
+// forget deletes every series of a replicator, when its last job on this
+// worker ends: a deleted replicator (or one whose jobs moved to other
+// workers) leaves no series behind here.
+func (m *Metrics) forget(name, account string) {
+	l := prometheus.Labels{"replicator": name, "account": account}
+	for _, v := range []interface {
+		DeletePartialMatch(prometheus.Labels) int
+	}{m.latency, m.lag, m.replicatedB, m.records, m.bytesInTotal, m.failures, m.replicatorFail,
+		m.auth, m.throttle, m.pingOK, m.groups, m.groupFailures, m.topics, m.connErrors} {
+		v.DeletePartialMatch(l)
+	}
+}
+
+func (m *Metrics) connectionError(name, account, alias, class string) {
+	m.connErrors.WithLabelValues(name, account, alias, class).Inc()
 }
 
 func (m *Metrics) replicated(name, account, topic string, size int64, lat time.Duration) {

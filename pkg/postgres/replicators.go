@@ -60,6 +60,15 @@ func scanReplicator(row pgx.Row, cache *specCache) (*replicator.Replicator, erro
 // CreateReplicator stores a new replicator in state r.State. A name that is
 // taken in the account is a conflict.
 func (s *Store) CreateReplicator(ctx context.Context, r *replicator.Replicator) error {
+	return s.CreateReplicatorWithinQuota(ctx, r, 0)
+}
+
+// CreateReplicatorWithinQuota is CreateReplicator for an account that may
+// hold at most quota replicators (0: no limit). The count and the insert
+// happen under a per-account transaction lock, so concurrent creates
+// cannot pass the quota together. Over the quota is a BadRequestException
+// for replicatorName that names the quota.
+func (s *Store) CreateReplicatorWithinQuota(ctx context.Context, r *replicator.Replicator, quota int) error {
 	spec, err := json.Marshal(r.Spec)
 	if err != nil {
 		return err
@@ -69,6 +78,23 @@ func (s *Store) CreateReplicator(ctx context.Context, r *replicator.Replicator) 
 		return err
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		if quota > 0 {
+			// The lock serialises the creates of one account until commit
+			// (other accounts take other locks). The count is a statement of
+			// its own: under READ COMMITTED it then sees every create that
+			// committed while this one waited for the lock.
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('replicators/' || $1, 0))`, r.AccountID); err != nil {
+				return err
+			}
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM replicators WHERE account_id = $1`, r.AccountID).Scan(&n); err != nil {
+				return err
+			}
+			if n >= quota {
+				return replicator.Invalid("replicatorName",
+					"the account already has %d replicators, its quota (REPLICATOR_QUOTA_REPLICATORS is %d); delete one or ask the operator to raise the quota", n, quota)
+			}
+		}
 		err := tx.QueryRow(ctx, `INSERT INTO replicators (id, account_id, name, arn, description, service_execution_role_arn,
 				spec, tags, state, current_version, spec_version)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 1)
