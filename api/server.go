@@ -59,16 +59,16 @@ type DestinationPolicy interface {
 
 // Config holds the server's dependencies.
 type Config struct {
-	Region   string
-	Store    Store
-	Auth     Authenticator
-	Catalog  ClusterCatalog // nil: no MSK cluster is known
-	Secrets  SecretChecker  // nil: no secret resolves
+	Region  string
+	Store   Store
+	Auth    Authenticator
+	Catalog ClusterCatalog // nil: no MSK cluster is known
+	Secrets SecretChecker  // nil: no secret resolves
 	// Destinations checks the bootstrap brokers of apacheKafkaCluster
 	// members at Create (nil: any host:port).
 	Destinations DestinationPolicy
-	Logger   *slog.Logger
-	Registry *prometheus.Registry // nil: a private one
+	Logger       *slog.Logger
+	Registry     *prometheus.Registry // nil: a private one
 
 	// Fleet enables the internal worker API, GET /v1/workers and the
 	// status extension; nil leaves them out.
