@@ -301,9 +301,11 @@ func requestTime(h http.Header) (time.Time, string, error) {
 	return t.UTC(), "date", nil
 }
 
-// payloadHash returns the payload hash for the canonical request: the hex
-// SHA-256 of body, or the literal UNSIGNED-PAYLOAD when the client says so in
-// X-Amz-Content-Sha256. Any other X-Amz-Content-Sha256 must match the body.
+// payloadHash returns the payload hash for the canonical request: always
+// the hex SHA-256 of the body actually received, so the signature covers
+// the body. X-Amz-Content-Sha256, when sent, must be that hash: the
+// literal UNSIGNED-PAYLOAD (which would let a captured request be replayed
+// with another body) and the STREAMING-* chunked forms are refused.
 func payloadHash(h http.Header, body []byte) (string, error) {
 	sum := sha256.Sum256(body)
 	actual := hex.EncodeToString(sum[:])
@@ -314,11 +316,21 @@ func payloadHash(h http.Header, body []byte) (string, error) {
 	case len(vs) > 1:
 		return "", authErr("more than one X-Amz-Content-Sha256 header")
 	case vs[0] == unsignedPayload:
-		return unsignedPayload, nil
+		return "", authErr("X-Amz-Content-Sha256 UNSIGNED-PAYLOAD is not accepted: this service requires the SHA-256 of the body in the signature")
+	case strings.HasPrefix(vs[0], "STREAMING-"):
+		return "", authErr("X-Amz-Content-Sha256 %s is not accepted: this service does not take streaming (chunk-signed) payloads", truncate(vs[0]))
 	case vs[0] != actual:
 		return "", authErr("X-Amz-Content-Sha256 does not match the request body")
 	}
 	return actual, nil
+}
+
+// truncate bounds a client-supplied value quoted in an error.
+func truncate(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "..."
+	}
+	return strings.ToValidUTF8(s, "?")
 }
 
 // signedHeaderValues collects the values of every signed header. host comes
