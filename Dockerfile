@@ -23,14 +23,18 @@ RUN --mount=type=cache,target=/root/.cache/go-build \
 # `docker compose exec`. ca-certificates lets workers reach TLS Kafka clusters
 # and AWS Secrets Manager.
 FROM alpine:3.22
+# /certs belongs to the service's user, so that a named volume mounted
+# there (docker-compose's `certs`) starts out writable by `replicator certs`.
 RUN apk add --no-cache ca-certificates \
     && addgroup -S -g 65532 replicator \
-    && adduser -S -D -H -u 65532 -G replicator -s /sbin/nologin replicator
+    && adduser -S -D -H -u 65532 -G replicator -s /sbin/nologin replicator \
+    && mkdir -p /certs && chown 65532:65532 /certs
 COPY --from=build /out/replicator /replicator
 # Non-root; numeric so that Kubernetes' runAsNonRoot can verify it.
 USER 65532:65532
 # 8080: serve (REPLICATOR_LISTEN_ADDR); 9090: worker /healthz and /metrics
-# (REPLICATOR_WORKER_LISTEN_ADDR).
-EXPOSE 8080 9090
+# (REPLICATOR_WORKER_LISTEN_ADDR); 9091: serve's metrics and probes when
+# REPLICATOR_METRICS_LISTEN_ADDR is :9091, as in docker-compose.yml.
+EXPOSE 8080 9090 9091
 ENTRYPOINT ["/replicator"]
 CMD ["serve"]

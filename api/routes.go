@@ -4,7 +4,6 @@ import (
 	"net/http"
 
 	"github.com/go-chi/chi/v5"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/openreplicator/replicator/api/console"
 )
@@ -18,7 +17,9 @@ func (s *server) routes() http.Handler {
 
 	r.Get("/healthz", s.handleHealthz)
 	r.Get("/readyz", s.handleReadyz)
-	r.Method(http.MethodGet, "/metrics", promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{}))
+	if !s.SeparateMetrics {
+		r.Method(http.MethodGet, "/metrics", MetricsHandler(s.Registry, s.MetricsToken))
+	}
 	r.Method(http.MethodGet, "/console*", http.StripPrefix("/console", console.Handler())) // the web console (/console redirects to /console/)
 
 	// The eight AWS operations (SigV4-signed).

@@ -87,6 +87,12 @@ type Config struct {
 	QuotaTopics            int
 	QuotaPartitions        int
 	QuotaAccountPartitions int
+
+	// MetricsToken, when set, is the bearer token GET /metrics requires.
+	MetricsToken string
+	// SeparateMetrics leaves /metrics out of this handler: the operator
+	// serves it on its own listener (REPLICATOR_METRICS_LISTEN_ADDR).
+	SeparateMetrics bool
 }
 
 type server struct {

@@ -3,6 +3,8 @@ package workers
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -23,8 +25,21 @@ type Client struct {
 	cur   atomic.Int64
 }
 
-// NewClient returns a client for the comma-separated control-plane URLs.
-func NewClient(urls, token string) (*Client, error) {
+// ClientOption changes how a Client connects.
+type ClientOption func(*http.Transport)
+
+// WithRootCAs makes the client trust only the certificate authorities in
+// pool when it talks to https:// control-plane URLs (REPLICATOR_TLS_CA_FILE
+// of the worker); without it the system's roots are trusted.
+func WithRootCAs(pool *x509.CertPool) ClientOption {
+	return func(t *http.Transport) {
+		t.TLSClientConfig = &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: pool}
+	}
+}
+
+// NewClient returns a client for the comma-separated control-plane URLs
+// (http:// or https://).
+func NewClient(urls, token string, opts ...ClientOption) (*Client, error) {
 	var list []string
 	for _, u := range strings.Split(urls, ",") {
 		if u = strings.TrimRight(strings.TrimSpace(u), "/"); u != "" {
@@ -34,10 +49,11 @@ func NewClient(urls, token string) (*Client, error) {
 	if len(list) == 0 {
 		return nil, fmt.Errorf("no control-plane URL")
 	}
-	return &Client{urls: list, token: token, http: &http.Client{
-		Timeout:   10 * time.Second,
-		Transport: &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 60 * time.Second},
-	}}, nil
+	tr := &http.Transport{MaxIdleConnsPerHost: 4, IdleConnTimeout: 60 * time.Second, TLSHandshakeTimeout: 10 * time.Second}
+	for _, o := range opts {
+		o(tr)
+	}
+	return &Client{urls: list, token: token, http: &http.Client{Timeout: 10 * time.Second, Transport: tr}}, nil
 }
 
 // StatusError is an answer other than 2xx from the control plane.

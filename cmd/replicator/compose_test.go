@@ -337,6 +337,7 @@ func TestComposeServices(t *testing.T) {
 		"kafka-source": "apache/kafka:4.",
 		"kafka-target": "apache/kafka:4.",
 		"migrate":      composeImage,
+		"certs":        composeImage,
 		"serve":        composeImage,
 		"worker":       composeImage,
 	}
@@ -358,7 +359,7 @@ func TestComposeServices(t *testing.T) {
 			t.Errorf("unexpected service %s: add it to this test with its checks", name)
 		}
 	}
-	want2 := map[string]string{"migrate": "migrate", "serve": "serve", "worker": "worker"}
+	want2 := map[string]string{"migrate": "migrate", "certs": "certs", "serve": "serve", "worker": "worker"}
 	got := replicatorServices(t, f)
 	for name, cmd := range want2 {
 		if got[name] != cmd {
@@ -448,7 +449,7 @@ func TestComposeDependencies(t *testing.T) {
 	// The start-up order the README describes.
 	want := map[string]map[string]string{
 		"migrate": {"postgres": "service_healthy"},
-		"serve":   {"postgres": "service_healthy", "migrate": "service_completed_successfully"},
+		"serve":   {"postgres": "service_healthy", "migrate": "service_completed_successfully", "certs": "service_completed_successfully"},
 		"worker":  {"serve": "service_healthy", "kafka-source": "service_healthy", "kafka-target": "service_healthy"},
 	}
 	for name, deps := range want {
@@ -469,12 +470,12 @@ func TestComposeHealthchecks(t *testing.T) {
 	final := dockerfileStages(t)
 	finalBase := final[len(final)-1].from
 	for name, s := range f.Services {
-		if name == "migrate" {
+		if name == "migrate" || name == "certs" {
 			if s.Healthcheck != nil {
-				t.Errorf("migrate is one-shot and has no health check")
+				t.Errorf("%s is one-shot and has no health check", name)
 			}
 			if s.Restart != "no" {
-				t.Errorf("migrate: restart %q, want \"no\" (it runs once)", s.Restart)
+				t.Errorf("%s: restart %q, want \"no\" (it runs once)", name, s.Restart)
 			}
 			continue
 		}
@@ -510,7 +511,9 @@ func TestComposeHealthchecks(t *testing.T) {
 	}
 
 	// The replicator services probe their own documented endpoints on the
-	// port they are configured to listen on.
+	// port they are configured to listen on. serve's probes move to its
+	// metrics listener when it has one, which speaks plain HTTP; BusyBox
+	// wget cannot check serve's own TLS certificate.
 	probes := map[string]struct{ addrEnv, path string }{
 		"serve":  {"REPLICATOR_LISTEN_ADDR", "/readyz"},
 		"worker": {"REPLICATOR_WORKER_LISTEN_ADDR", "/healthz"},
@@ -521,7 +524,13 @@ func TestComposeHealthchecks(t *testing.T) {
 			continue
 		}
 		h := help(t, s.Command[0])
-		port := portOf(t, name, h.setting(s.env(t, name), p.addrEnv))
+		env := s.env(t, name)
+		if name == "serve" && h.setting(env, "REPLICATOR_METRICS_LISTEN_ADDR") != "" {
+			p.addrEnv = "REPLICATOR_METRICS_LISTEN_ADDR"
+		} else if name == "serve" && h.setting(env, "REPLICATOR_TLS_CERT_FILE") != "" {
+			t.Errorf("serve speaks TLS and has no REPLICATOR_METRICS_LISTEN_ADDR: its health check cannot probe it over plain HTTP")
+		}
+		port := portOf(t, name, h.setting(env, p.addrEnv))
 		want := "http://127.0.0.1:" + port + p.path
 		if !slices.Contains(s.Healthcheck.Test, want) {
 			t.Errorf("%s: health check %q does not probe %s", name, s.Healthcheck.Test, want)
@@ -604,11 +613,18 @@ func TestComposeReplicatorSettings(t *testing.T) {
 	}
 	if s := f.Services["serve"]; s != nil && worker != nil {
 		servePort := portOf(t, "serve", help(t, "serve").setting(serve, "REPLICATOR_LISTEN_ADDR"))
+		scheme := "http"
+		if serve["REPLICATOR_TLS_CERT_FILE"] != "" {
+			scheme = "https"
+		}
 		for _, cp := range strings.Split(help(t, "worker").setting(worker, "REPLICATOR_CONTROL_PLANE_URL"), ",") {
 			u, err := url.Parse(strings.TrimSpace(cp))
-			if err != nil || u.Scheme != "http" || u.Hostname() != "serve" || u.Port() != servePort {
-				t.Errorf("worker: REPLICATOR_CONTROL_PLANE_URL %q, want http://serve:%s", cp, servePort)
+			if err != nil || u.Scheme != scheme || u.Hostname() != "serve" || u.Port() != servePort {
+				t.Errorf("worker: REPLICATOR_CONTROL_PLANE_URL %q, want %s://serve:%s", cp, scheme, servePort)
 			}
+		}
+		if scheme == "https" {
+			checkComposeTLS(t, f, envs)
 		}
 	}
 	for _, k := range []string{"REPLICATOR_LOG_LEVEL"} {
@@ -619,6 +635,56 @@ func TestComposeReplicatorSettings(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// mountedFrom returns the volume a service mounts at the directory of path
+// (its source before the colon), "" if none.
+func mountedFrom(s *composeService, path string) string {
+	for _, v := range s.Volumes {
+		parts := strings.Split(v, ":")
+		if len(parts) >= 2 && (path == parts[1] || strings.HasPrefix(path, strings.TrimSuffix(parts[1], "/")+"/")) {
+			return parts[0]
+		}
+	}
+	return ""
+}
+
+// checkComposeTLS checks that serve's certificate, its key and the CA the
+// workers trust are files the certs service writes into a volume both
+// mount, and that the certificate covers the names clients use: serve (the
+// workers) and localhost (the host, as deploy/README-compose.md says).
+func checkComposeTLS(t *testing.T, f *composeFile, envs map[string]map[string]string) {
+	t.Helper()
+	certs := f.Services["certs"]
+	if certs == nil {
+		t.Errorf("serve speaks TLS but no certs service makes its certificate")
+		return
+	}
+	ce := envs["certs"]
+	dir := help(t, "certs").setting(ce, "REPLICATOR_CERTS_DIR")
+	vol := mountedFrom(certs, dir)
+	if vol == "" {
+		t.Errorf("certs writes to %s, which is not a volume", dir)
+	}
+	hosts := strings.Split(help(t, "certs").setting(ce, "REPLICATOR_CERTS_HOSTS"), ",")
+	for _, h := range []string{"serve", "localhost"} {
+		if !slices.Contains(hosts, h) {
+			t.Errorf("certs: REPLICATOR_CERTS_HOSTS %v lacks %s", hosts, h)
+		}
+	}
+	for _, c := range []struct{ service, env, file string }{
+		{"serve", "REPLICATOR_TLS_CERT_FILE", "server.pem"},
+		{"serve", "REPLICATOR_TLS_KEY_FILE", "server-key.pem"},
+		{"worker", "REPLICATOR_TLS_CA_FILE", "ca.pem"},
+	} {
+		got := envs[c.service][c.env]
+		if got != path.Join(dir, c.file) || mountedFrom(f.Services[c.service], got) != vol {
+			t.Errorf("%s: %s %q is not %s from the %s volume", c.service, c.env, got, path.Join(dir, c.file), vol)
+		}
+	}
+	if d := f.Services["serve"].DependsOn["certs"].Condition; d != "service_completed_successfully" {
+		t.Errorf("serve starts before its certificate is made (depends_on certs %q)", d)
 	}
 }
 
@@ -824,7 +890,11 @@ func TestComposeReadme(t *testing.T) {
 		want = append(want, "AWS_DEFAULT_REGION="+help(t, "serve").setting(env, "REPLICATOR_REGION"))
 		if len(s.Ports) == 1 {
 			if p, err := parsePort(s.Ports[0]); err == nil {
-				want = append(want, "AWS_ENDPOINT_URL_KAFKA=http://localhost:"+p.host)
+				if env["REPLICATOR_TLS_CERT_FILE"] != "" {
+					want = append(want, "AWS_ENDPOINT_URL_KAFKA=https://localhost:"+p.host, "AWS_CA_BUNDLE=")
+				} else {
+					want = append(want, "AWS_ENDPOINT_URL_KAFKA=http://localhost:"+p.host)
+				}
 			}
 		}
 	}

@@ -38,11 +38,15 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	s.Int(&c.sourcePort, "source-port", 19092, "port of the demo source cluster (0: any free port)")
 	s.Int(&c.targetPort, "target-port", 19093, "port of the demo target cluster (0: any free port)")
 	s.Int(&c.workers, "workers", 2, "number of in-process workers")
+	// Loopback explicitly: the demo clusters are local, and dev is a
+	// machine's own sandbox.
+	c.serve.declareDestinations(s, "127.0.0.0/8,::1,localhost")
 	s.logging(&c.serve.log)
 	if err := s.Parse(args); err != nil {
 		return err
 	}
 	c.serve.leaseTTL, c.serve.failAfter = 10*time.Second, 30*time.Second
+	c.serve.quotaReplicators, c.serve.quotaTopics, c.serve.quotaPartitions, c.serve.quotaAccountPartitions = 100, 750, 10000, 50000
 	c.serve.workerToken = randomString(32, alnum)
 	log, err := c.serve.log.logger(stderr)
 	if err != nil {
@@ -94,7 +98,8 @@ func runDev(ctx context.Context, args []string, getenv func(string) string, stdo
 	endpoint := "http://" + endpointHost(addr)
 	for i := range c.workers {
 		wc := workerConfig{controlPlaneURL: endpoint, workerToken: c.serve.workerToken, workerID: fmt.Sprintf("dev-worker-%d", i+1),
-			listenAddr: "127.0.0.1:0", clustersFile: c.serve.clustersFile, secretsFile: c.serve.secretsFile}
+			listenAddr: "127.0.0.1:0", clustersFile: c.serve.clustersFile, secretsFile: c.serve.secretsFile,
+			dest: serveConfig{allowedDestinations: c.serve.allowedDestinations, deniedDestinations: c.serve.deniedDestinations}}
 		go func() { errc <- worker(ctx, wc, log, nil) }()
 	}
 	srcAddr, dstAddr := src.ListenAddrs()[0], dst.ListenAddrs()[0]

@@ -1,6 +1,7 @@
 // Command replicator is the one binary of the service: the control plane
 // (serve), the workers (worker), the schema migrations (migrate), a local
-// all-in-one (dev), and two small Kafka helpers (produce, consume).
+// all-in-one (dev), two small Kafka helpers (produce, consume), and a
+// certificate maker for serve's TLS (certs).
 package main
 
 import (
@@ -34,6 +35,7 @@ Commands:
   dev       run everything locally on embedded defaults
   produce   write demo records to a topic
   consume   read records from a topic
+  certs     make a private CA and a server certificate for serve's TLS
 
 Run 'replicator <command> -h' for the settings of a command.
 `
@@ -51,6 +53,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		"dev":     runDev,
 		"produce": runProduce,
 		"consume": runConsume,
+		"certs":   runCerts,
 	}
 	cmd, ok := cmds[args[0]]
 	if !ok {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/openreplicator/replicator/api"
 	"github.com/openreplicator/replicator/pkg/catalog"
+	"github.com/openreplicator/replicator/pkg/netguard"
 	"github.com/openreplicator/replicator/pkg/postgres"
 	"github.com/openreplicator/replicator/pkg/scheduler"
 	"github.com/openreplicator/replicator/pkg/sigv4"
@@ -35,6 +36,12 @@ type serveConfig struct {
 	autoMigrate  bool
 	failAfter    time.Duration
 	log          logConfig
+
+	quotaReplicators, quotaTopics, quotaPartitions, quotaAccountPartitions int
+
+	allowedDestinations, deniedDestinations string
+	tlsCertFile, tlsKeyFile                 string
+	metricsToken, metricsListenAddr         string
 }
 
 func (c *serveConfig) declare(s *settings) {
@@ -48,7 +55,39 @@ func (c *serveConfig) declare(s *settings) {
 	s.String(&c.secretsFile, "secrets-file", "", "", "JSON file: secret ARN → secret")
 	s.Bool(&c.autoMigrate, "auto-migrate", false, "apply pending migrations at start")
 	s.Duration(&c.failAfter, "failure-threshold", "30s", "how long a job may fail to make progress before its replicator is FAILED")
+	s.Int(&c.quotaReplicators, "quota-replicators", 100, "most replicators an account may have (0: no limit)")
+	s.Int(&c.quotaTopics, "quota-topics", 750, "most source topics one replicator copies (0: no limit)")
+	s.Int(&c.quotaPartitions, "quota-partitions", 10000, "most source partitions one replicator copies (0: no limit)")
+	s.Int(&c.quotaAccountPartitions, "quota-account-partitions", 50000, "most source partitions all of an account's replicators copy (0: no limit)")
+	c.declareDestinations(s, "")
+	s.String(&c.tlsCertFile, "tls-cert-file", "", "", "PEM certificate (chain) of the API and worker API; with tls-key-file, serve speaks HTTPS only (reloaded on SIGHUP)")
+	s.String(&c.tlsKeyFile, "tls-key-file", "", "", "PEM private key of tls-cert-file")
+	c.declareMetrics(s)
 	s.logging(&c.log)
+}
+
+// declareDestinations declares the destination policy settings (serve,
+// worker and dev share them; allowedDefault differs for dev).
+func (c *serveConfig) declareDestinations(s *settings, allowedDefault string) {
+	s.String(&c.allowedDestinations, "allowed-destinations", "", allowedDefault,
+		"bootstrap destinations tenants may use, comma-separated host names (*.example.com), IPs and CIDRs; when set, nothing else (none: anything not denied); the most specific entry of both lists wins")
+	s.String(&c.deniedDestinations, "denied-destinations", "", netguard.DefaultDenied,
+		"destinations tenants may not use (same syntax; none: no entry); the default denies link-local addresses (cloud metadata)")
+}
+
+// declareMetrics declares the /metrics settings (serve and worker).
+func (c *serveConfig) declareMetrics(s *settings) {
+	s.Secret(&c.metricsToken, "metrics-token", "", "bearer token GET /metrics requires (unset: none)")
+	s.String(&c.metricsListenAddr, "metrics-listen-addr", "", "", "serve /metrics (and /healthz, /readyz) on this separate plain-HTTP address instead of the main listener")
+}
+
+// destinationPolicy parses the destination settings.
+func (c *serveConfig) destinationPolicy() (*netguard.Policy, error) {
+	p, err := netguard.Parse(c.allowedDestinations, c.deniedDestinations)
+	if err != nil {
+		return nil, fmt.Errorf("REPLICATOR_ALLOWED_DESTINATIONS/REPLICATOR_DENIED_DESTINATIONS: %w", err)
+	}
+	return p, nil
 }
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -82,11 +121,37 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready chan<- st
 	if len(keys) == 0 {
 		log.Warn("serve: no access keys configured (REPLICATOR_ACCESS_KEYS); every API call will be refused")
 	}
+	for _, q := range []struct {
+		name string
+		v    int
+	}{{"REPLICATOR_QUOTA_REPLICATORS", c.quotaReplicators}, {"REPLICATOR_QUOTA_TOPICS", c.quotaTopics},
+		{"REPLICATOR_QUOTA_PARTITIONS", c.quotaPartitions}, {"REPLICATOR_QUOTA_ACCOUNT_PARTITIONS", c.quotaAccountPartitions}} {
+		if q.v < 0 {
+			return fmt.Errorf("%s: %d is negative (0 means no limit)", q.name, q.v)
+		}
+	}
+	policy, err := c.destinationPolicy()
+	if err != nil {
+		return err
+	}
+	var certs *certReloader
+	switch {
+	case c.tlsCertFile != "" && c.tlsKeyFile != "":
+		if certs, err = newCertReloader(c.tlsCertFile, c.tlsKeyFile); err != nil {
+			return err
+		}
+	case c.tlsCertFile != "" || c.tlsKeyFile != "":
+		return errors.New("REPLICATOR_TLS_CERT_FILE and REPLICATOR_TLS_KEY_FILE go together: set both or neither")
+	}
 	files, err := catalog.Load(c.clustersFile, c.secretsFile)
 	if err != nil {
 		return err
 	}
-	go reloadOnHUP(ctx, files, log)
+	reloads := []reloader{{"cluster catalog and secrets file", files.Reload}}
+	if certs != nil {
+		reloads = append(reloads, reloader{"TLS certificate", certs.Reload})
+	}
+	go reloadOnHUP(ctx, log, reloads...)
 	if c.autoMigrate {
 		if err := postgres.Migrate(ctx, c.databaseURL, nil); err != nil {
 			return err
@@ -113,6 +178,14 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready chan<- st
 		Fleet:       store,
 		WorkerToken: c.workerToken,
 		LeaseTTL:    c.leaseTTL,
+
+		Destinations:           policy,
+		QuotaReplicators:       c.quotaReplicators,
+		QuotaTopics:            c.quotaTopics,
+		QuotaPartitions:        c.quotaPartitions,
+		QuotaAccountPartitions: c.quotaAccountPartitions,
+		MetricsToken:           c.metricsToken,
+		SeparateMetrics:        c.metricsListenAddr != "",
 	})
 
 	ln, err := net.Listen("tcp", c.listenAddr)
@@ -120,11 +193,30 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready chan<- st
 		return fmt.Errorf("listen on %s: %w", c.listenAddr, err)
 	}
 	srv := &http.Server{Handler: handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10}
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
+		WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelDebug)}
+	if certs != nil {
+		srv.TLSConfig = certs.tlsConfig()
+	}
+	errc := make(chan error, 3)
+	if c.metricsListenAddr != "" {
+		mon, err := startMonitor(ctx, c.metricsListenAddr, monitorMux(reg, c.metricsToken, store.Ping), errc)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		defer mon.Close()
+		log.Info("serve: metrics and health on their own listener", "addr", mon.Addr().String())
+	}
+	go func() {
+		if certs != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
 	go func() { errc <- sched.Run(ctx) }()
-	log.Info("serve: listening", "addr", ln.Addr().String(), "region", c.region, "access_keys", len(keys))
+	log.Info("serve: listening", "addr", ln.Addr().String(), "region", c.region, "access_keys", len(keys), "tls", certs != nil)
 	if ready != nil {
 		ready <- ln.Addr().String()
 	}
@@ -141,7 +233,15 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready chan<- st
 	return srv.Shutdown(sctx)
 }
 
-func reloadOnHUP(ctx context.Context, files *catalog.Files, log *slog.Logger) {
+// reloader is something SIGHUP reloads.
+type reloader struct {
+	what   string
+	reload func() error
+}
+
+// reloadOnHUP runs every reloader on SIGHUP until ctx ends; a failure keeps
+// the previous contents of that one.
+func reloadOnHUP(ctx context.Context, log *slog.Logger, rs ...reloader) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -150,10 +250,12 @@ func reloadOnHUP(ctx context.Context, files *catalog.Files, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			if err := files.Reload(); err != nil {
-				log.Error("serve: reload of local files failed; keeping the previous contents", "err", err)
-			} else {
-				log.Info("serve: reloaded cluster catalog and secrets file")
+			for _, r := range rs {
+				if err := r.reload(); err != nil {
+					log.Error("reload failed; keeping the previous contents", "what", r.what, "err", err)
+				} else {
+					log.Info("reloaded", "what", r.what)
+				}
 			}
 		}
 	}

@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/openreplicator/replicator/pkg/catalog"
 	"github.com/openreplicator/replicator/pkg/kafka"
@@ -34,6 +33,10 @@ type workerConfig struct {
 	fetchWait       time.Duration
 	fetchMinBytes   int
 	log             logConfig
+
+	tlsCAFile string
+	// dest and metrics share serve's settings and their parsing.
+	dest serveConfig
 }
 
 func runWorker(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -49,6 +52,9 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	s.Duration(&c.linger, "producer-linger", "2ms", "how long the target producer waits to fill a batch (more: bigger batches, less broker CPU, more latency)")
 	s.Duration(&c.fetchWait, "fetch-max-wait", "100ms", "how long a source fetch waits for fetch-min-bytes")
 	s.Int(&c.fetchMinBytes, "fetch-min-bytes", 1, "how much data a source fetch waits for (1: answer at once)")
+	s.String(&c.tlsCAFile, "tls-ca-file", "", "", "PEM certificate authorities to trust for https:// control-plane URLs (instead of the system's)")
+	c.dest.declareDestinations(s, "")
+	c.dest.declareMetrics(s)
 	s.logging(&c.log)
 	if err := s.Parse(args); err != nil {
 		return err
@@ -81,15 +87,27 @@ func worker(ctx context.Context, c workerConfig, log *slog.Logger, ready chan<- 
 	if c.workerToken == "" {
 		return errors.New("REPLICATOR_WORKER_TOKEN is required")
 	}
-	client, err := workers.NewClient(c.controlPlaneURL, c.workerToken)
+	var copts []workers.ClientOption
+	if c.tlsCAFile != "" {
+		pool, err := loadCAPool(c.tlsCAFile)
+		if err != nil {
+			return err
+		}
+		copts = append(copts, workers.WithRootCAs(pool))
+	}
+	client, err := workers.NewClient(c.controlPlaneURL, c.workerToken, copts...)
 	if err != nil {
 		return fmt.Errorf("REPLICATOR_CONTROL_PLANE_URL: %w", err)
+	}
+	policy, err := c.dest.destinationPolicy()
+	if err != nil {
+		return err
 	}
 	files, err := catalog.Load(c.clustersFile, c.secretsFile)
 	if err != nil {
 		return err
 	}
-	go reloadOnHUP(ctx, files, log)
+	go reloadOnHUP(ctx, log, reloader{"cluster catalog and secrets file", files.Reload})
 	if c.workerID == "" {
 		c.workerID = workers.DefaultID()
 	}
@@ -103,16 +121,24 @@ func worker(ctx context.Context, c workerConfig, log *slog.Logger, ready chan<- 
 		Checkpoints:  client.Mappings,
 		FetchMaxWait: c.fetchWait, FetchMinBytes: int32(c.fetchMinBytes),
 		ProducerLinger: c.linger,
+		Dial:           policy.Dialer(&net.Dialer{KeepAlive: 30 * time.Second}),
 	})
 	w := workers.New(workers.Config{ID: c.workerID, ControlPlane: client, Engine: engine, Logger: log, Registry: reg,
 		Info: map[string]string{"listen": c.listenAddr}})
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		fmt.Fprint(w, `{"status":"ok"}`)
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// /healthz and /metrics on the worker's address; /metrics moves to its
+	// own listener when REPLICATOR_METRICS_LISTEN_ADDR is set.
+	var mainMetrics prometheus.Gatherer = reg
+	if c.dest.metricsListenAddr != "" {
+		mon, err := startMonitor(ctx, c.dest.metricsListenAddr, monitorMux(reg, c.dest.metricsToken, nil), make(chan error, 1))
+		if err != nil {
+			return err
+		}
+		defer mon.Close()
+		log.Info("worker: metrics on their own listener", "addr", mon.Addr().String())
+		mainMetrics = nil
+	}
+	mux := monitorMux(mainMetrics, c.dest.metricsToken, nil)
 	ln, err := net.Listen("tcp", c.listenAddr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", c.listenAddr, err)
