@@ -1,12 +1,14 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-chi/chi/v5"
@@ -18,6 +20,9 @@ import (
 const (
 	defaultPageSize = 100
 	maxPageSize     = 100
+
+	// destinationCheckTimeout bounds the name lookups of one Create.
+	destinationCheckTimeout = 3 * time.Second
 )
 
 func (s *server) createReplicator(w http.ResponseWriter, r *http.Request, c *call) error {
@@ -29,6 +34,10 @@ func (s *server) createReplicator(w http.ResponseWriter, r *http.Request, c *cal
 	if err != nil {
 		return err
 	}
+	// Name lookups of the destination check share one bound: a name that
+	// does not resolve in time passes here, and the workers' dialer decides.
+	checkCtx, cancel := context.WithTimeout(r.Context(), destinationCheckTimeout)
+	defer cancel()
 	for i, cl := range rep.Spec.Clusters {
 		p := fmt.Sprintf("kafkaClusters[%d]", i)
 		// Another account's cataloged cluster or secret is answered
@@ -39,7 +48,7 @@ func (s *server) createReplicator(w http.ResponseWriter, r *http.Request, c *cal
 		}
 		if cl.Apache != nil && s.Destinations != nil {
 			for _, b := range strings.Split(cl.Apache.BootstrapBrokers, ",") {
-				if err := s.Destinations.Check(r.Context(), strings.TrimSpace(b)); err != nil {
+				if err := s.Destinations.Check(checkCtx, strings.TrimSpace(b)); err != nil {
 					return replicator.Invalid(p+".apacheKafkaCluster.bootstrapBrokerString",
 						"bootstrapBrokerString: broker %s is not a destination this service may connect to (REPLICATOR_ALLOWED_DESTINATIONS, REPLICATOR_DENIED_DESTINATIONS)",
 						truncateForMessage(strings.TrimSpace(b)))

@@ -144,8 +144,9 @@ KEY_B_SECRET="clientsB/$(rand 16)"
 SECRET_ARN="arn:aws:secretsmanager:us-east-1:$ACCOUNT_A:secret:clients-scram-AbCdEf"
 REGION=us-east-1
 
+# Account A's secret, shared with account B (the suites create with it from both).
 cat >"$WORK/secrets.json" <<EOF
-{"$SECRET_ARN": {"username": "replicator", "password": "clients-test-password"}}
+{"$SECRET_ARN": {"username": "replicator", "password": "clients-test-password", "accounts": ["$ACCOUNT_B"]}}
 EOF
 cat >"$WORK/clusters.json" <<EOF
 {"arn:aws:kafka:us-east-1:$ACCOUNT_A:cluster/clients-src/361a2e04-ff39-48d4-9ee0-f810cd197370-s2": {"bootstrapBrokerString": "127.0.0.1:9092"}}
