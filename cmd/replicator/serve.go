@@ -252,9 +252,9 @@ func reloadOnHUP(ctx context.Context, log *slog.Logger, rs ...reloader) {
 		case <-hup:
 			for _, r := range rs {
 				if err := r.reload(); err != nil {
-					log.Error("reload failed; keeping the previous contents", "what", r.what, "err", err)
+					log.Error("sighup: reload failed; keeping the previous contents", "what", r.what, "err", err)
 				} else {
-					log.Info("reloaded", "what", r.what)
+					log.Info("sighup: reloaded", "what", r.what)
 				}
 			}
 		}
