@@ -1086,9 +1086,10 @@ func (r *replication) recoverTarget(cl *clients, st *partState) {
 					}
 					r.targets.endRecovery(target)
 					if created {
-						st.mu.Lock()
-						st.addNoticeLocked(NoticeTargetTopicRecreated, fmt.Sprintf("target topic %s was not found (deleted?); it was created again with %d partitions%s and copying goes on from the checkpoints",
-							target, parts, r.configsNote()))
+						msg := fmt.Sprintf("target topic %s was not found (deleted?); it was created again with %d partitions%s and copying goes on from the checkpoints",
+							target, parts, r.configsNote())
+						st.mu.Lock() // after configsNote: r.mu is never taken under st.mu
+						st.addNoticeLocked(NoticeTargetTopicRecreated, msg)
 						st.mu.Unlock()
 					}
 					r.houseNow.Store(true)

@@ -26,7 +26,7 @@ import (
 // started by the test (no control plane), so a job runs whatever happens
 // to its topics, as it does until the control plane replaces it.
 type rig struct {
-	t        *testing.T
+	t        testing.TB
 	src, dst *kfake.Cluster
 	eng      *kafka.Engine
 	spec     *fleet.ReplicatorSpec
@@ -43,7 +43,7 @@ type rigOpts struct {
 	noEngine bool
 }
 
-func newRig(t *testing.T, o rigOpts) *rig {
+func newRig(t testing.TB, o rigOpts) *rig {
 	t.Helper()
 	src, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.ClusterID("source")}, o.srcOpts...)...)
 	if err != nil {
@@ -257,7 +257,7 @@ func firstCopies(vs []string) []string {
 	return out
 }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() error) {
+func eventually(t testing.TB, within time.Duration, what string, cond func() error) {
 	t.Helper()
 	testutil.Eventually(t, within, what, cond)
 }

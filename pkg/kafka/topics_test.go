@@ -181,3 +181,27 @@ func TestLeaseTopicIDCheckedBeforeCopying(t *testing.T) {
 		t.Fatalf("copied %v", values(got))
 	}
 }
+
+// TestTargetTopicRecreatedElsewhereIsFollowed: someone deletes the target
+// topic and creates it again at once (a new topic ID under the same
+// name). franz-go then fails the topic's records with UNKNOWN_TOPIC_ID
+// until it is purged; the engine purges it and copies on into the new
+// topic, in order.
+func TestTargetTopicRecreatedElsewhereIsFollowed(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.createTopic(r.src, "c", 1, nil)
+	prod := r.client(r.src, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	r.produce(prod, recs("c", 0, seq("c", 0, 3)...)...)
+	r.start("c", 0, -1, "")
+	r.waitCopies("src.c", 0, seq("c", 0, 3), 10*time.Second)
+	adm := r.admin(r.dst)
+	if _, err := adm.DeleteTopics(context.Background(), "src.c"); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "the target topic is created again", func() error {
+		_, err := adm.CreateTopic(context.Background(), 1, 1, nil, "src.c")
+		return err
+	})
+	r.produce(prod, recs("c", 0, seq("c", 3, 10)...)...)
+	r.waitCopies("src.c", 0, seq("c", 3, 10), 20*time.Second)
+}
