@@ -116,7 +116,9 @@ func (t *partTask) begin(l fleet.Lease) {
 		var limErr error
 		var targetID string
 		if err == nil {
-			targetID, err = targetTopicID(cctx, cl, t.st.targetTopic)
+			if targetID, err = targetTopicID(cctx, cl, t.st.targetTopic); errors.Is(err, kerr.UnknownTopicOrPartition) {
+				t.r.topics.forget(l.Topic) // deleted since it was made sure of: create it again
+			}
 		}
 		if err == nil {
 			if lim, limErr = readLimits(cctx, cl, t.st.targetTopic); limErr != nil {

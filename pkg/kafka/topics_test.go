@@ -205,3 +205,26 @@ func TestTargetTopicRecreatedElsewhereIsFollowed(t *testing.T) {
 	r.produce(prod, recs("c", 0, seq("c", 3, 10)...)...)
 	r.waitCopies("src.c", 0, seq("c", 3, 10), 20*time.Second)
 }
+
+// TestJobStartingOnADeletedTargetTopicCreatesIt: the target topic is
+// deleted while no job of it runs on the worker that created it; the next
+// job of that topic there creates it again instead of waiting for it.
+func TestJobStartingOnADeletedTargetTopicCreatesIt(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.createTopic(r.src, "d", 1, nil)
+	r.createTopic(r.src, "keep", 1, nil)
+	prod := r.client(r.src, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	r.produce(prod, recs("d", 0, "d0")...)
+	r.start("keep", 0, -1, "") // keeps the replication (and what it knows) alive on the worker
+	first := r.start("d", 0, -1, "")
+	r.waitCopies("src.d", 0, []string{"d0"}, 10*time.Second)
+	if err := first.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.admin(r.dst).DeleteTopics(context.Background(), "src.d"); err != nil {
+		t.Fatal(err)
+	}
+	r.produce(prod, recs("d", 0, "d1")...)
+	r.start("d", 0, 1, "")
+	r.waitCopies("src.d", 0, []string{"d1"}, 15*time.Second)
+}
