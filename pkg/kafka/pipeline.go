@@ -926,11 +926,11 @@ func (r *replication) housekeep(cl *clients) {
 					lims := r.targets.limitsOf(st.targetTopic)
 					limit, what := lims.batchCap()
 					msg := refusalMessage(st, at, limit, what, lims)
-					code := st.failCode
+					code, ferr := st.failCode, st.failErr
 					st.rewindLocked(at)
 					st.haltLocked(at, code, msg, r.e.cfg.RejectedRetryInterval)
 					r.logRate(slog.LevelError, "halt|"+st.topic+"|"+strconv.Itoa(int(st.partition)), "engine: the target refuses a record; the partition stops before it",
-						"topic", st.topic, "partition", st.partition, "offset", at, "code", code, "err", st.failErr)
+						"topic", st.topic, "partition", st.partition, "offset", at, "code", code, "err", ferr)
 					break
 				}
 				st.isolateUntil = isolate
