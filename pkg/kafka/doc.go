@@ -21,6 +21,40 @@
 // resumes from the last checkpoint: duplicates are bounded by about one
 // heartbeat interval of data plus what was in flight.
 //
+// # The copy pipeline
+//
+// Each partition hands its records to the producer only while what it has
+// in flight stays under its share of the replication's budget
+// (Config.InflightBytes); what it fetched beyond that waits, and its
+// fetching is paused. So a partition whose target does not answer holds
+// no more than its share, and the others go on. Records that wait too
+// long for the target (Config.DeliveryTimeout) fail and are fetched again.
+// A failed record fences its partition: nothing after it is written
+// before it (see pipeline.go).
+//
+// # Records the target refuses
+//
+// Each target topic's limit (max.message.bytes, segment.bytes) is read
+// when its jobs start, and every record is checked against it before it
+// is handed over. A record the target cannot take, or one the broker
+// refuses (INVALID_TIMESTAMP, a batch too large, any error retrying does
+// not cure), stops its partition at that record, after everything before
+// it (a refused batch is copied again one record at a time to find it),
+// with a fatal error naming the topic, partition, offset, size and limit.
+// The partition tries again every Config.RejectedRetryInterval, with the
+// limits read again: raising the target's limit lets it go on.
+//
+// # Topics deleted or created again
+//
+// A target topic that disappears is created again (with the source's
+// configs when the spec copies them), and its partitions go on from their
+// failed records; the job says so with a notice (fleet.Notice, see
+// NoticeAcker). A partition job copies the source topic its lease names
+// by ID (fleet.Lease.TopicID): once the source topic under that name is
+// another one (deleted and created again), the job copies nothing more
+// and reports SourceTopicRecreated until the control plane replaces it.
+// The metadata job reports each topic's ID (fleet.TopicInfo.ID).
+//
 // # Offset translation
 //
 // With each checkpoint the worker reports the matching target position: the

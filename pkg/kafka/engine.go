@@ -9,6 +9,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -16,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/openreplicator/replicator/pkg/fleet"
+	"github.com/openreplicator/replicator/pkg/logx"
 	"github.com/openreplicator/replicator/pkg/replicator"
 	"github.com/openreplicator/replicator/workers"
 )
@@ -45,13 +47,33 @@ type Config struct {
 	// operator's destination policy here (netguard), which checks the
 	// address actually dialled; TLS is layered on top of it.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// InflightBytes bounds what a replication on this worker has handed
+	// to its target producer and not yet had acknowledged (32 MiB), shared
+	// by its partitions: a partition whose target does not answer holds at
+	// most its share, and the others go on.
+	InflightBytes int64
+	// DeliveryTimeout is how long a partition's records may wait in the
+	// producer without any being acknowledged before they fail and the
+	// partition is fetched again from the first (30s). The producer fails
+	// them only where that cannot duplicate or reorder (records not sent,
+	// or answered).
+	DeliveryTimeout time.Duration
+	// RejectedRetryInterval is how often a partition stopped at a record
+	// the target refuses tries it again, with the target's limits read
+	// again (10s).
+	RejectedRetryInterval time.Duration
+	// LogInterval is how often a repeated error (the same fetch or
+	// produce error of a partition) is logged: once, then once per
+	// interval with the count of those not logged (30s).
+	LogInterval time.Duration
 }
 
 // Engine runs replication jobs; it implements workers.Engine.
 type Engine struct {
-	cfg  Config
-	mu   sync.Mutex
-	reps map[string]*replication
+	cfg     Config
+	limiter *logx.Limiter
+	mu      sync.Mutex
+	reps    map[string]*replication
 }
 
 // New returns an engine.
@@ -79,7 +101,19 @@ func New(cfg Config) *Engine {
 	} else if cfg.ProducerLinger == 0 {
 		cfg.ProducerLinger = 2 * time.Millisecond
 	}
-	return &Engine{cfg: cfg, reps: map[string]*replication{}}
+	if cfg.InflightBytes <= 0 {
+		cfg.InflightBytes = 32 << 20
+	}
+	if cfg.DeliveryTimeout <= 0 {
+		cfg.DeliveryTimeout = 30 * time.Second
+	}
+	if cfg.RejectedRetryInterval <= 0 {
+		cfg.RejectedRetryInterval = 10 * time.Second
+	}
+	if cfg.LogInterval <= 0 {
+		cfg.LogInterval = 30 * time.Second
+	}
+	return &Engine{cfg: cfg, limiter: logx.New(cfg.LogInterval, nil), reps: map[string]*replication{}}
 }
 
 // Start implements workers.Engine.
@@ -154,6 +188,25 @@ type replication struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	topics topicEnsurer
+
+	// consumedIDs is, per source topic, the topic ID the consumer fetches
+	// it under ("" unknown); idChecked when its identity was last checked
+	// after a fetch error. Guarded by mu.
+	consumedIDs map[string]string
+	idChecked   map[string]time.Time
+
+	targets targets // target topics: limits, recoveries
+
+	// The pipeline goroutine's inbox (see pipeline.go).
+	postMu     sync.Mutex
+	posted     []func(*clients)
+	dmu        sync.Mutex
+	dirty      map[*partState]struct{}
+	pollMu     sync.Mutex
+	pollCancel context.CancelFunc
+	kicked     bool
+	houseNow   atomic.Bool
+	lastHouse  time.Time // pipeline goroutine only
 }
 
 type tp struct {
@@ -167,10 +220,14 @@ type clients struct {
 	consumer, producer *kgo.Client
 	srcAdm, dstAdm     *kadm.Client
 	srcAdmCl, dstAdmCl *kgo.Client
+	// solo is the second producer (see limits.go), created at first use
+	// by the pipeline goroutine with dstOpts.
+	solo    *kgo.Client
+	dstOpts []kgo.Opt
 }
 
 func (c *clients) close() {
-	for _, cl := range []*kgo.Client{c.consumer, c.producer, c.srcAdmCl, c.dstAdmCl} {
+	for _, cl := range []*kgo.Client{c.consumer, c.producer, c.solo, c.srcAdmCl, c.dstAdmCl} {
 		if cl != nil {
 			cl.Close()
 		}
@@ -188,7 +245,7 @@ func newReplication(e *Engine, spec *fleet.ReplicatorSpec, log *slog.Logger) (*r
 		return nil, errors.New("spec names clusters it does not list")
 	}
 	r := &replication{e: e, id: spec.ID, log: log, spec: spec, flow: flow, parts: map[tp]*partState{}, wake: make(chan struct{}, 1),
-		done: make(chan struct{})}
+		done: make(chan struct{}), consumedIDs: map[string]string{}}
 	r.topics.r = r
 	if r.src, err = resolve(srcC, spec.AccountID, e.cfg.Clusters, e.cfg.Dial); err != nil {
 		return nil, err
@@ -276,7 +333,8 @@ func (r *replication) connect() (*clients, error) {
 	r.mu.Unlock()
 	name, account := r.labels()
 	hooks := r.e.cfg.Metrics.hooks(name, account)
-	c := &clients{}
+	c := &clients{dstOpts: append(append([]kgo.Opt{}, dstOpts...), kgo.ProducerBatchCompression(compression(comp)),
+		kgo.WithHooks(hooks(r.dst.alias)))}
 	ok := false
 	defer func() {
 		if !ok {
@@ -297,8 +355,19 @@ func (r *replication) connect() (*clients, error) {
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchCompression(compression(comp)),
 		kgo.ProducerLinger(r.e.cfg.ProducerLinger),
-		kgo.MaxBufferedBytes(32<<20), kgo.MaxBufferedRecords(100_000),
-		kgo.UnknownTopicRetries(-1),
+		// Each target topic's batches are capped by what it takes (see
+		// limits.go).
+		kgo.ProducerBatchMaxBytesFn(r.targets.batchMaxBytes),
+		// The pipeline bounds what it hands over (per-partition in-flight
+		// caps); the producer's own limits, shared by every partition,
+		// are out of reach, so handing over never blocks nor fails for
+		// room (which would reorder records).
+		kgo.MaxBufferedRecords(1<<40),
+		// A missing target topic fails its records after a few metadata
+		// refreshes; the engine then creates it again.
+		kgo.UnknownTopicRetries(unknownTopicRetries),
+		// No RecordDeliveryTimeout: franz-go measures it from the
+		// record's timestamp, which is the source's (see housekeep).
 		kgo.MetadataMinAge(250*time.Millisecond),
 		kgo.WithHooks(hooks(r.dst.alias)),
 	)...); err != nil {
@@ -389,6 +458,18 @@ func (r *replication) refreshLag(cl *clients, name, account string) {
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, 3*time.Second)
 	defer cancel()
+	// The source topics' identities: franz-go stops fetching a topic that
+	// was deleted and created again without saying so (or with
+	// UNKNOWN_TOPIC_ID errors), so they are compared here too.
+	if td, err := cl.srcAdm.ListTopics(ctx, names...); err == nil {
+		for _, n := range names {
+			if d, ok := td[n]; ok && d.Err == nil {
+				if id := topicIDString(d.ID); r.idChanged(n, id) {
+					r.post(func(cl *clients) { r.applySourceID(cl, n, id) })
+				}
+			}
+		}
+	}
 	ends, err := cl.srcAdm.ListEndOffsets(ctx, names...)
 	if err != nil {
 		return
@@ -476,4 +557,13 @@ func (r *replication) getClients(ctx context.Context) (*clients, error) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// topicIDString is a topic ID as the engine reports and compares it
+// (kadm's base64 form), "" when the cluster reports none.
+func topicIDString(id kadm.TopicID) string {
+	if id == (kadm.TopicID{}) {
+		return ""
+	}
+	return id.String()
 }

@@ -146,12 +146,14 @@ func (t *metaTask) discover(cl *clients) error {
 	t.r.mu.Unlock()
 	var matched []string
 	counts := map[string]int{}
+	ids := map[string]string{}
 	for name, d := range td {
 		if d.Err != nil || d.IsInternal || !flow.CopiesTopic(name) {
 			continue
 		}
 		matched = append(matched, name)
 		counts[name] = len(d.Partitions)
+		ids[name] = topicIDString(d.ID)
 	}
 	sort.Strings(matched)
 	t.matched = matched
@@ -159,13 +161,15 @@ func (t *metaTask) discover(cl *clients) error {
 	t.r.e.cfg.Metrics.topics.WithLabelValues(name, account).Set(float64(len(matched)))
 	var fp strings.Builder
 	for _, n := range matched {
-		fmt.Fprintf(&fp, "%s:%d,", n, counts[n])
+		// The ID too: a topic deleted and created again with as many
+		// partitions is a new topic to report.
+		fmt.Fprintf(&fp, "%s:%d:%s,", n, counts[n], ids[n])
 	}
 	// Report first: partition jobs make sure of their own target topic, so
 	// a source with many new topics starts copying without waiting for the
 	// metadata job to create them all. Creating them here too (below)
 	// copies their configs and grows partitions ahead of the jobs.
-	if err := t.report(ctx, cl, fp.String(), version, matched, counts); err != nil {
+	if err := t.report(ctx, cl, fp.String(), version, matched, counts, ids); err != nil {
 		return err
 	}
 	var errs []error
@@ -174,7 +178,7 @@ func (t *metaTask) discover(cl *clients) error {
 			continue
 		}
 		cctx, ccancel := context.WithTimeout(t.ctx, 10*time.Second)
-		got, err := t.r.createTarget(cctx, cl, n, counts[n])
+		got, _, err := t.r.createTarget(cctx, cl, n, counts[n])
 		ccancel()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("target topic for %s: %w", n, err))
@@ -191,7 +195,7 @@ func (t *metaTask) discover(cl *clients) error {
 }
 
 // report sends the topology when it changed (or the spec did).
-func (t *metaTask) report(ctx context.Context, cl *clients, fp string, version int64, matched []string, counts map[string]int) error {
+func (t *metaTask) report(ctx context.Context, cl *clients, fp string, version int64, matched []string, counts map[string]int, ids map[string]string) error {
 	if fp == t.fingerprint && version == t.reportedVersion {
 		return nil
 	}
@@ -206,7 +210,7 @@ func (t *metaTask) report(ctx context.Context, cl *clients, fp string, version i
 			return fmt.Errorf("listing source offsets: %w", err)
 		}
 		for _, n := range matched {
-			ti := fleet.TopicInfo{Name: n}
+			ti := fleet.TopicInfo{Name: n, ID: ids[n]}
 			for p := range int32(counts[n]) {
 				s, _ := starts.Lookup(n, p)
 				e, _ := ends.Lookup(n, p)
@@ -271,6 +275,11 @@ func (t *metaTask) syncConfigs(ctx context.Context, cl *clients, flow *Flow) err
 	}
 	current := map[string]map[string]string{}
 	for _, rc := range dst {
+		if rc.Err != nil {
+			// Missing (deleted): its partition jobs create it again,
+			// with the source's configs.
+			continue
+		}
 		m := map[string]string{}
 		for _, c := range rc.Configs {
 			if c.Source == 1 && c.Value != nil {

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/openreplicator/replicator/pkg/fleet"
 )
 
@@ -19,36 +21,85 @@ type partState struct {
 	targetTopic string
 
 	mu sync.Mutex
-	// seen is the highest source offset handed to the pipeline (produced
-	// or filtered); acked the highest acknowledged by the target, with its
+	// topicID is the source topic's ID this job copies: the lease's, or
+	// the one the source reported when the job began ("": unknown).
+	topicID string
+	// seen is the highest source offset handed to the producer (or
+	// filtered); acked the highest acknowledged by the target, with its
 	// target offset. Acknowledgements come in order per partition.
 	seen, acked, ackedTarget int64
-	inflight                 int
-	start                    int64 // the lease's start offset
-	failedAt                 int64 // lowest source offset whose produce failed, -1 if none
-	hwm                      int64
-	stopped                  bool // drained or aborted: produce nothing more
-	startChecked             bool // the first records were checked against start
-	ready                    bool // target topic exists and the partition is being fetched
-	records, bytes           int64
-	latencyMax               time.Duration // since the last report
-	lastLatency              time.Duration
-	err                      *fleet.JobError
-	rateAt                   time.Time
-	rateRecords, rateBytes   int64
-	idle                     chan struct{} // closed when inflight drops to 0 while stopped
+	inflight                 int       // records handed and not acknowledged
+	inflightB                int64     // their recordCost
+	lastProgress             time.Time // last acknowledgement, or hand-over with nothing in flight
+	// pending are records fetched and not yet handed to the producer,
+	// in offset order: they wait for room (the in-flight cap) or for the
+	// record before them (copying one at a time).
+	pending      []*kgo.Record
+	stalledSince time.Time // pending records could not be handed since
+	paused       bool      // fetching is paused by the pipeline
+	start        int64     // the lease's start offset
+
+	// A failed produce: the lowest and highest source offsets that
+	// failed, and what the failure at failedAt means (failKind, its code,
+	// the record's batch size and timestamp). The partition is rewound to
+	// failedAt once nothing is in flight.
+	failedAt, failedLast int64
+	failKind             failureKind
+	failCode             string
+	failErr              error
+	failBatch            int64
+	failTime             time.Time
+	// needTarget: the failure waits for the target topic to be made sure
+	// of again (recovery generation targetGen to be passed).
+	needTarget bool
+	targetGen  uint64
+	retryAt    time.Time     // no rewind before
+	backoff    time.Duration // between rewinds without progress
+
+	// isolateUntil: records up to this offset are copied one at a time,
+	// to find the one the target refused (-1: none).
+	isolateUntil int64
+	// haltAt: the target refuses the record at this offset; nothing from
+	// it on is handed to the producer (-1: none). haltErr is the refusal,
+	// reported until a record at haltedAt is copied; retries re-read the
+	// target's limits first (haltRetryAt, haltReady).
+	haltAt      int64
+	haltedAt    int64
+	haltErr     *fleet.JobError
+	haltRetryAt time.Time
+	haltAsked   bool
+	haltReady   bool
+
+	// retired: the source topic was re-created; the job copies nothing
+	// more (its error until the control plane replaces it).
+	retired *fleet.JobError
+
+	hwm                    int64
+	stopped                bool // drained or aborted: produce nothing more
+	startChecked           bool // the first records were checked against start
+	ready                  bool // target topic exists and the partition is being fetched
+	records, bytes         int64
+	latencyMax             time.Duration // since the last report
+	lastLatency            time.Duration
+	err                    *fleet.JobError
+	rateAt                 time.Time
+	rateRecords, rateBytes int64
+	idle                   chan struct{} // closed when inflight drops to 0 while stopped
+	notices                []fleet.Notice
 
 	// fresh reports whether the lease is fresh enough to write (nil:
 	// always); rctx is the context of every record produced for the
-	// partition, done once the lease is not fresh or the job aborted, so
-	// that the producer does not start sending what it still buffers.
+	// partition, done once the lease is not fresh, the partition failed or
+	// the job aborted, so that the producer does not start sending what it
+	// still buffers.
 	fresh func() bool
 	rctx  *leaseCtx
 }
 
 func newPartState(ctx context.Context, l fleet.Lease, targetTopic string, fresh func() bool) *partState {
-	p := &partState{topic: l.Topic, partition: l.Partition, targetTopic: targetTopic,
-		seen: -1, acked: -1, ackedTarget: -1, start: l.StartOffset, failedAt: -1, hwm: -1, rateAt: time.Now(), fresh: fresh}
+	p := &partState{topic: l.Topic, partition: l.Partition, targetTopic: targetTopic, topicID: l.TopicID,
+		seen: -1, acked: -1, ackedTarget: -1, start: l.StartOffset, failedAt: -1, failedLast: -1, isolateUntil: -1,
+		haltAt: -1, haltedAt: -1, hwm: -1, rateAt: time.Now(), fresh: fresh}
 	p.rctx = newLeaseCtx(ctx, fresh)
 	return p
 }
@@ -62,11 +113,21 @@ func (p *partState) leaseFresh() bool { return p.rctx.ok() }
 // sent. It is a cancellation: the partition rewinds, nothing is lost.
 var errLeaseStale = fmt.Errorf("the job's lease was not renewed in time: %w", context.Canceled)
 
+// errPartitionFailed fails records handed to the producer after a record
+// before them failed (before the pipeline learnt of it): they must not be
+// written before that one. A cancellation: the partition rewinds.
+var errPartitionFailed = fmt.Errorf("an earlier record of the partition failed: %w", context.Canceled)
+
+// errDeliveryTimeout fails records of a partition whose records waited
+// too long for the target. A cancellation: the partition rewinds.
+var errDeliveryTimeout = fmt.Errorf("records were not acknowledged by the target in time: %w", context.Canceled)
+
 // leaseCtx is a context that is done when its parent is, when it is
-// aborted, or (checked each time it is asked) when the lease is no longer
-// fresh. The producer asks before it writes a partition's first buffered
-// batch, so after a pause the answer reflects the time of the write, not
-// that of a timer that may not have fired yet.
+// aborted, when a record of the partition failed, or (checked each time it
+// is asked) when the lease is no longer fresh. The producer asks before it
+// writes a partition's first buffered batch, so after a pause the answer
+// reflects the time of the write, not that of a timer that may not have
+// fired yet.
 type leaseCtx struct {
 	context.Context
 	fresh  func() bool
@@ -77,12 +138,19 @@ type leaseCtx struct {
 	// later records through before those are fetched again (that would
 	// write them out of order).
 	fenced atomic.Bool
+	// failed is set when a record of the partition failed, until the
+	// partition is rewound: the producer fails what it still holds of the
+	// partition instead of writing it after the failed record.
+	failed atomic.Bool
+	// timedOut is set when the partition's records waited too long for
+	// the target (Config.DeliveryTimeout), until it is rewound.
+	timedOut atomic.Bool
 }
 
 // ok reports whether writes may go on: not fenced, and the lease fresh
 // (seeing it stale fences).
 func (c *leaseCtx) ok() bool {
-	if c.fenced.Load() {
+	if c.fenced.Load() || c.failed.Load() || c.timedOut.Load() {
 		return false
 	}
 	if c.fresh != nil && !c.fresh() {
@@ -92,6 +160,9 @@ func (c *leaseCtx) ok() bool {
 	return true
 }
 
+// fail fences the partition after a failed record.
+func (c *leaseCtx) fail() { c.failed.Store(true) }
+
 // unfence lets writes go on again once the lease is fresh; the caller has
 // rewound the partition and nothing is in flight.
 func (c *leaseCtx) unfence() bool {
@@ -99,6 +170,8 @@ func (c *leaseCtx) unfence() bool {
 		return false
 	}
 	c.fenced.Store(false)
+	c.failed.Store(false)
+	c.timedOut.Store(false)
 	return true
 }
 
@@ -119,6 +192,12 @@ func (c *leaseCtx) Done() <-chan struct{} {
 func (c *leaseCtx) Err() error {
 	if err := c.Context.Err(); err != nil {
 		return err
+	}
+	if c.failed.Load() {
+		return errPartitionFailed
+	}
+	if c.timedOut.Load() {
+		return errDeliveryTimeout
 	}
 	if !c.ok() {
 		return errLeaseStale
@@ -144,8 +223,103 @@ func (p *partState) checkpointLocked() (src, dst int64, ok bool) {
 	return 0, 0, false
 }
 
+// rewindLocked forgets everything from offset at on: the partition is
+// fetched again from there (nothing from there is in flight).
+func (p *partState) rewindLocked(at int64) {
+	p.failedAt, p.failedLast, p.failErr, p.needTarget = -1, -1, nil, false
+	if p.seen >= at {
+		p.seen = at - 1
+	}
+	if p.acked >= at {
+		p.acked = at - 1
+	}
+	p.dropPendingLocked()
+}
+
+func (p *partState) dropPendingLocked() {
+	clear(p.pending)
+	p.pending = nil
+	p.stalledSince = time.Time{}
+}
+
+// haltLocked stops the partition before the record at offset at, which
+// the target refuses: code and msg are the (fatal) error it reports.
+func (p *partState) haltLocked(at int64, code, msg string, retry time.Duration) {
+	since := time.Now()
+	if p.haltErr != nil {
+		since = p.haltErr.Since
+	}
+	p.haltAt, p.haltedAt = at, at
+	p.haltErr = &fleet.JobError{Code: code, Message: msg, Since: since, Fatal: true}
+	p.haltRetryAt, p.haltAsked, p.haltReady = time.Now().Add(retry), false, false
+	p.isolateUntil = -1
+	if p.seen >= at {
+		p.seen = at - 1
+	}
+	if p.acked >= at {
+		p.acked = at - 1
+	}
+	p.dropPendingLocked()
+}
+
+// retireLocked stops the partition for good: the source topic it copies
+// was deleted and created again (a new topic under the same name).
+func (p *partState) retireLocked(current string) {
+	p.retired = &fleet.JobError{Code: CodeSourceTopicRecreated, Since: time.Now(),
+		Message: fmt.Sprintf("source topic %s was deleted and created again (topic ID %s, this job copied %s); this job copies nothing more, the new topic is copied from its start by new jobs",
+			p.topic, current, p.topicID)}
+	p.dropPendingLocked()
+}
+
+// resumeOffsetLocked is where fetching resumes for the partition after
+// its topic was purged from the consumer.
+func (p *partState) resumeOffsetLocked() kgo.Offset {
+	switch {
+	case p.failedAt >= 0:
+		return kgo.NewOffset().At(p.failedAt)
+	case len(p.pending) > 0:
+		return kgo.NewOffset().At(p.pending[0].Offset)
+	case p.seen >= 0:
+		return kgo.NewOffset().At(p.seen + 1)
+	case p.start >= 0:
+		return kgo.NewOffset().At(p.start)
+	}
+	return kgo.NewOffset().AtStart()
+}
+
+// maxNotices bounds the notices a job keeps until they are acknowledged.
+const maxNotices = 16
+
+func (p *partState) addNoticeLocked(code, msg string) {
+	if len(p.notices) >= maxNotices {
+		p.notices = p.notices[1:]
+	}
+	p.notices = append(p.notices, fleet.Notice{Code: code, Message: msg, At: time.Now()})
+}
+
+// ackNotices forgets the notices made at or before upTo.
+func (p *partState) ackNotices(upTo time.Time) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.notices = ackNotices(p.notices, upTo)
+}
+
+// ackNotices drops from ns the notices made at or before upTo.
+func ackNotices(ns []fleet.Notice, upTo time.Time) []fleet.Notice {
+	keep := ns[:0]
+	for _, n := range ns {
+		if n.At.After(upTo) {
+			keep = append(keep, n)
+		}
+	}
+	if len(keep) == 0 {
+		return nil
+	}
+	return keep
+}
+
 // report builds the job report: checkpoint, progress and rates since the
-// previous report.
+// previous report, error and notices.
 func (p *partState) report(version int64, connErr *fleet.JobError) fleet.JobReport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -170,8 +344,15 @@ func (p *partState) report(version int64, connErr *fleet.JobError) fleet.JobRepo
 	switch {
 	case connErr != nil:
 		r.Error = connErr
+	case p.retired != nil:
+		r.Error = p.retired
+	case p.haltErr != nil:
+		r.Error = p.haltErr
 	case p.err != nil:
 		r.Error = p.err
+	}
+	if len(p.notices) > 0 {
+		r.Notices = append([]fleet.Notice(nil), p.notices...)
 	}
 	return r
 }
