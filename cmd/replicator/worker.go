@@ -32,6 +32,10 @@ type workerConfig struct {
 	linger          time.Duration
 	fetchWait       time.Duration
 	fetchMinBytes   int
+	inflightBytes   string
+	deliveryTimeout time.Duration
+	rejectedRetry   time.Duration
+	logInterval     time.Duration
 	log             logConfig
 
 	tlsCAFile string
@@ -52,6 +56,10 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	s.Duration(&c.linger, "producer-linger", "2ms", "how long the target producer waits to fill a batch (more: bigger batches, less broker CPU, more latency)")
 	s.Duration(&c.fetchWait, "fetch-max-wait", "100ms", "how long a source fetch waits for fetch-min-bytes")
 	s.Int(&c.fetchMinBytes, "fetch-min-bytes", 1, "how much data a source fetch waits for (1: answer at once)")
+	s.String(&c.inflightBytes, "inflight-bytes", "", "32MiB", "what one replicator may have handed to its target producer and not yet had acknowledged, shared by its partitions on this worker: a partition whose target does not answer holds at most its share")
+	s.Duration(&c.deliveryTimeout, "delivery-timeout", "30s", "how long a partition's records may wait in the producer without an acknowledgement before they fail and the partition is fetched again")
+	s.Duration(&c.rejectedRetry, "rejected-retry-interval", "10s", "how often a partition stopped at a record the target refuses tries it again (with the target's limits read again)")
+	s.Duration(&c.logInterval, "log-interval", "30s", "a repeated error is logged once, then once per interval with the count of those not logged")
 	s.String(&c.tlsCAFile, "tls-ca-file", "", "", "PEM certificate authorities to trust for https:// control-plane URLs (instead of the system's)")
 	c.dest.declareDestinations(s, "")
 	c.dest.declareMetrics(s)
@@ -65,6 +73,12 @@ func runWorker(ctx context.Context, args []string, getenv func(string) string, s
 	}
 	if c.fetchMinBytes < 1 || c.fetchMinBytes > 64<<20 || c.linger < 0 || c.fetchWait <= 0 {
 		return errors.New("REPLICATOR_FETCH_MIN_BYTES must be 1 to 64 MiB, REPLICATOR_PRODUCER_LINGER ≥ 0 and REPLICATOR_FETCH_MAX_WAIT > 0")
+	}
+	if c.deliveryTimeout <= 0 || c.rejectedRetry <= 0 || c.logInterval <= 0 {
+		return errors.New("REPLICATOR_DELIVERY_TIMEOUT, REPLICATOR_REJECTED_RETRY_INTERVAL and REPLICATOR_LOG_INTERVAL must be > 0")
+	}
+	if n, err := parseBytes(c.inflightBytes); err != nil || n < 1<<20 {
+		return fmt.Errorf("REPLICATOR_INFLIGHT_BYTES must be a size of at least 1MiB (got %q)", c.inflightBytes)
 	}
 	if c.linger == 0 {
 		c.linger = -1 // no lingering (the engine reads 0 as its default)
@@ -111,6 +125,7 @@ func worker(ctx context.Context, c workerConfig, log *slog.Logger, ready chan<- 
 	if c.workerID == "" {
 		c.workerID = workers.DefaultID()
 	}
+	inflight, _ := parseBytes(c.inflightBytes) // checked at parse time; "" in tests: the engine's default
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	engine := kafka.New(kafka.Config{
@@ -120,8 +135,10 @@ func worker(ctx context.Context, c workerConfig, log *slog.Logger, ready chan<- 
 		Metrics:      kafka.NewMetrics(reg),
 		Checkpoints:  client.Mappings,
 		FetchMaxWait: c.fetchWait, FetchMinBytes: int32(c.fetchMinBytes),
-		ProducerLinger: c.linger,
-		Dial:           policy.Dialer(&net.Dialer{KeepAlive: 30 * time.Second}),
+		ProducerLinger:  c.linger,
+		InflightBytes:   inflight,
+		DeliveryTimeout: c.deliveryTimeout, RejectedRetryInterval: c.rejectedRetry, LogInterval: c.logInterval,
+		Dial: policy.Dialer(&net.Dialer{KeepAlive: 30 * time.Second}),
 	})
 	w := workers.New(workers.Config{ID: c.workerID, ControlPlane: client, Engine: engine, Logger: log, Registry: reg,
 		Info: map[string]string{"listen": c.listenAddr}})
