@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
@@ -227,4 +228,40 @@ func connClass(err error) string {
 		return "refused"
 	}
 	return "other"
+}
+
+// tenantText is what a tenant may read of err in a job's error (the status
+// endpoint and the replicator's stateInfo): the answers of a Kafka broker
+// (kerr codes) and this service's own domain errors as they are, with the
+// context this package added in front of them; anything else (a refused or
+// reset connection, a timeout, a server that answered in another protocol)
+// only as a generic text, since its detail would tell a tenant what
+// answers at an address they named. The detail goes to the worker's log.
+func tenantText(err error) string {
+	msg := err.Error()
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		var ke *kerr.Error
+		var de *replicator.Error
+		if errors.As(e, &ke) || errors.As(e, &de) {
+			return msg
+		}
+		if !isWrapper(e) {
+			// The first error that is not one of our fmt.Errorf
+			// wrappers: keep what the wrappers said before it.
+			if inner := e.Error(); e != err && strings.HasSuffix(msg, inner) {
+				return strings.TrimSuffix(msg, inner) + noAnswer
+			}
+			return noAnswer
+		}
+	}
+	return msg
+}
+
+// noAnswer is the generic text of tenantText.
+const noAnswer = "no usable answer from the cluster (the worker's log has the cause)"
+
+// isWrapper reports whether e is a plain fmt.Errorf wrapper (one %w).
+func isWrapper(e error) bool {
+	_, ok := e.(interface{ Unwrap() error })
+	return ok && fmt.Sprintf("%T", e) == "*fmt.wrapError"
 }

@@ -278,7 +278,7 @@ func (r *replication) run() {
 		var err error
 		if cl, err = r.connect(); err != nil {
 			r.mu.Lock()
-			r.connErr = &fleet.JobError{Code: "ConnectionSetupFailed", Message: err.Error(), Since: sinceOr(r.connErr)}
+			r.connErr = &fleet.JobError{Code: "ConnectionSetupFailed", Message: err.Error(), Since: sinceOr(r.connErr)} // configuration and secrets only: nothing was dialled
 			r.mu.Unlock()
 			r.log.Warn("engine: cannot set up cluster connections", "err", err)
 			select {

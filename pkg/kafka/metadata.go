@@ -90,7 +90,7 @@ func (t *metaTask) fail(code string, err error) {
 	if t.err == nil || t.err.Code != code {
 		t.env.Logger.Warn("engine: metadata job step failed", "code", code, "err", err)
 	}
-	t.err = &fleet.JobError{Code: code, Message: err.Error(), Since: sinceOr(t.err)}
+	t.err = &fleet.JobError{Code: code, Message: tenantText(err), Since: sinceOr(t.err)}
 }
 
 func (t *metaTask) ok() {

@@ -144,7 +144,7 @@ func (t *partTask) begin(l fleet.Lease) {
 		}
 		t.r.logRate(slog.LevelWarn, "ensure|"+l.Topic, "engine: target topic not ready", "topic", l.Topic, "err", err)
 		t.st.mu.Lock()
-		t.st.err = &fleet.JobError{Code: CodeTargetTopicUnavailable, Message: fmt.Sprintf("target topic %s: %v", t.st.targetTopic, err), Since: sinceOr(t.st.err)}
+		t.st.err = &fleet.JobError{Code: CodeTargetTopicUnavailable, Message: fmt.Sprintf("target topic %s: %s", t.st.targetTopic, tenantText(err)), Since: sinceOr(t.st.err)}
 		t.st.mu.Unlock()
 		select {
 		case <-ctx.Done():
@@ -835,7 +835,7 @@ func (r *replication) acked(st *partState, h handed, dst int64, err error, name,
 		}
 		st.failedLast = max(st.failedLast, src)
 		if !errors.Is(err, context.Canceled) {
-			st.err = &fleet.JobError{Code: CodeReplicationFailure, Message: fmt.Sprintf("producing to %s[%d] failed: %v", st.targetTopic, st.partition, err), Since: sinceOr(st.err)}
+			st.err = &fleet.JobError{Code: CodeReplicationFailure, Message: fmt.Sprintf("producing to %s[%d] failed: %s", st.targetTopic, st.partition, tenantText(err)), Since: sinceOr(st.err)}
 		}
 	} else if st.failedAt < 0 || src < st.failedAt {
 		st.lastProgress = time.Now()
@@ -1100,7 +1100,7 @@ func (r *replication) recoverTarget(cl *clients, st *partState) {
 			}
 			r.logRate(slog.LevelWarn, "recover|"+target, "engine: cannot make sure of the target topic", "topic", target, "err", err)
 			st.mu.Lock()
-			st.err = &fleet.JobError{Code: CodeTargetTopicUnavailable, Message: fmt.Sprintf("target topic %s: %v", target, err), Since: sinceOr(st.err)}
+			st.err = &fleet.JobError{Code: CodeTargetTopicUnavailable, Message: fmt.Sprintf("target topic %s: %s", target, tenantText(err)), Since: sinceOr(st.err)}
 			st.mu.Unlock()
 			select {
 			case <-r.ctx.Done():
