@@ -13,6 +13,7 @@ import (
 	"hash/crc32"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,65 +23,76 @@ import (
 
 // A stream record carries, per partition, a sequence number starting at 0
 // and a checksum over everything else, so that the checker can tell a lost,
-// duplicated, reordered or altered record from the record alone:
+// duplicated, reordered or altered record from the record alone. The epoch
+// is the incarnation of the source topic: when the suite deletes the topic
+// and creates it again, the stream goes on in the next epoch, from seq 0.
 //
-//	key    "<partition>-<seq>"
-//	value  magic (2 bytes) | seq (8, big endian) | crc32-C (4) | payload
+//	key    "<epoch>/<partition>-<seq>"
+//	value  magic (2 bytes) | epoch (4, big endian) | seq (8, big endian) | crc32-C (4) | payload
 //	header "seq" = decimal seq
 //
-// The checksum covers the key, the seq bytes and the payload.
+// The checksum covers the key, the epoch and seq bytes and the payload.
 const (
-	magic0, magic1 = 0xFA, 0x17
-	headerLen      = 2 + 8 + 4
+	magic0, magic1 = 0xFA, 0x18
+	headerLen      = 2 + 4 + 8 + 4
 	// SeqHeader is the header that repeats the sequence number.
 	SeqHeader = "seq"
+	// RecordOverhead is what a record adds to its payload (value header).
+	RecordOverhead = headerLen
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
-// Encode builds the key, value and headers of record seq of partition.
-func Encode(partition int32, seq int64, payload []byte) (key, value []byte, headers []kgo.RecordHeader) {
-	key = []byte(strconv.Itoa(int(partition)) + "-" + strconv.FormatInt(seq, 10))
+func streamKey(epoch, partition int32, seq int64) string {
+	return strconv.Itoa(int(epoch)) + "/" + strconv.Itoa(int(partition)) + "-" + strconv.FormatInt(seq, 10)
+}
+
+// Encode builds the key, value and headers of record seq of partition in
+// epoch.
+func Encode(epoch, partition int32, seq int64, payload []byte) (key, value []byte, headers []kgo.RecordHeader) {
+	key = []byte(streamKey(epoch, partition, seq))
 	value = make([]byte, headerLen+len(payload))
 	value[0], value[1] = magic0, magic1
-	binary.BigEndian.PutUint64(value[2:10], uint64(seq))
+	binary.BigEndian.PutUint32(value[2:6], uint32(epoch))
+	binary.BigEndian.PutUint64(value[6:14], uint64(seq))
 	copy(value[headerLen:], payload)
-	binary.BigEndian.PutUint32(value[10:14], checksum(key, value[2:10], payload))
+	binary.BigEndian.PutUint32(value[14:18], checksum(key, value[2:14], payload))
 	return key, value, []kgo.RecordHeader{{Key: SeqHeader, Value: []byte(strconv.FormatInt(seq, 10))}}
 }
 
-func checksum(key, seq, payload []byte) uint32 {
+func checksum(key, ids, payload []byte) uint32 {
 	c := crc32.Update(0, castagnoli, key)
-	c = crc32.Update(c, castagnoli, seq)
+	c = crc32.Update(c, castagnoli, ids)
 	return crc32.Update(c, castagnoli, payload)
 }
 
-// Decode checks a record of partition and returns its sequence number.
-// Any difference from what Encode built is an error.
-func Decode(partition int32, key, value []byte, headers []kgo.RecordHeader) (int64, error) {
+// Decode checks a record of partition and returns its epoch and sequence
+// number. Any difference from what Encode built is an error.
+func Decode(partition int32, key, value []byte, headers []kgo.RecordHeader) (epoch int32, seq int64, err error) {
 	if len(value) < headerLen || value[0] != magic0 || value[1] != magic1 {
-		return 0, errors.New("not a stream record (bad magic or length)")
+		return 0, 0, errors.New("not a stream record (bad magic or length)")
 	}
-	seq := int64(binary.BigEndian.Uint64(value[2:10]))
-	if want := strconv.Itoa(int(partition)) + "-" + strconv.FormatInt(seq, 10); string(key) != want {
-		return seq, fmt.Errorf("key %q, want %q (record of another partition, or altered)", key, want)
+	epoch = int32(binary.BigEndian.Uint32(value[2:6]))
+	seq = int64(binary.BigEndian.Uint64(value[6:14]))
+	if want := streamKey(epoch, partition, seq); string(key) != want {
+		return epoch, seq, fmt.Errorf("key %q, want %q (record of another partition, or altered)", key, want)
 	}
-	if got, want := binary.BigEndian.Uint32(value[10:14]), checksum(key, value[2:10], value[headerLen:]); got != want {
-		return seq, fmt.Errorf("seq %d: checksum %08x, want %08x (record altered)", seq, got, want)
+	if got, want := binary.BigEndian.Uint32(value[14:18]), checksum(key, value[2:14], value[headerLen:]); got != want {
+		return epoch, seq, fmt.Errorf("epoch %d seq %d: checksum %08x, want %08x (record altered)", epoch, seq, got, want)
 	}
 	found := false
 	for _, h := range headers {
 		if h.Key == SeqHeader {
 			if string(h.Value) != strconv.FormatInt(seq, 10) {
-				return seq, fmt.Errorf("seq %d: header %s = %q", seq, SeqHeader, h.Value)
+				return epoch, seq, fmt.Errorf("seq %d: header %s = %q", seq, SeqHeader, h.Value)
 			}
 			found = true
 		}
 	}
 	if !found {
-		return seq, fmt.Errorf("seq %d: header %s missing", seq, SeqHeader)
+		return epoch, seq, fmt.Errorf("seq %d: header %s missing", seq, SeqHeader)
 	}
-	return seq, nil
+	return epoch, seq, nil
 }
 
 // Producer writes the stream to a topic at a steady rate, spreading records
@@ -93,29 +105,34 @@ type Producer struct {
 	partitions int32
 	size       int
 	rate       float64
+	epoch      int32
+	paused     atomic.Bool
 
 	next  []atomic.Int64 // next seq per partition: records handed to the client
 	acked []atomic.Int64 // records acknowledged per partition
 	fails atomic.Int64
 	lastE atomic.Value // string
 
-	stop chan struct{}
-	done chan struct{}
-	mu   sync.Mutex
-	t0   time.Time
-	t1   time.Time
+	stop    chan struct{}
+	done    chan struct{}
+	mu      sync.Mutex
+	t0      time.Time
+	t1      time.Time
+	stopped sync.Once
+	stopErr error
 }
 
-// NewProducer returns a producer for topic; Start begins writing.
-func NewProducer(bootstrap, topic string, partitions int32, size int, rate float64) (*Producer, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.ClientID("faults-producer"),
+// NewProducer returns a producer of the stream's epoch for topic; Start
+// begins writing. bootstrap is a comma-separated list.
+func NewProducer(bootstrap, topic string, partitions int32, size int, rate float64, epoch int32) (*Producer, error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(bootstrap, ",")...), kgo.ClientID("faults-producer"),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(5*time.Millisecond),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.UnknownTopicRetries(-1), kgo.MaxBufferedRecords(1<<20))
 	if err != nil {
 		return nil, err
 	}
-	return &Producer{cl: cl, topic: topic, partitions: partitions, size: size, rate: rate,
+	return &Producer{cl: cl, topic: topic, partitions: partitions, size: size, rate: rate, epoch: epoch,
 		next: make([]atomic.Int64, partitions), acked: make([]atomic.Int64, partitions),
 		stop: make(chan struct{}), done: make(chan struct{})}, nil
 }
@@ -142,12 +159,15 @@ func (p *Producer) run(seed uint64) {
 			return
 		case <-tick.C:
 		}
+		if p.paused.Load() {
+			continue
+		}
 		for range 10 {
 			for i := range payload {
 				payload[i] = byte(rng.Uint32())
 			}
 			seq := p.next[part].Add(1) - 1
-			k, v, h := Encode(part, seq, payload)
+			k, v, h := Encode(p.epoch, part, seq, payload)
 			pp := part
 			p.cl.Produce(context.Background(), &kgo.Record{Topic: p.topic, Partition: pp, Key: k, Value: v, Headers: h},
 				func(_ *kgo.Record, err error) {
@@ -163,20 +183,37 @@ func (p *Producer) run(seed uint64) {
 	}
 }
 
-// Stop stops producing and waits for every record in flight.
+// Epoch is the stream epoch the producer writes.
+func (p *Producer) Epoch() int32 { return p.epoch }
+
+// Pause stops producing (records in flight go on) until Resume.
+func (p *Producer) Pause()  { p.paused.Store(true) }
+func (p *Producer) Resume() { p.paused.Store(false) }
+
+// Flush waits until every record handed to the client is acknowledged or
+// failed.
+func (p *Producer) Flush(ctx context.Context) error { return p.cl.Flush(ctx) }
+
+// Stop stops producing and waits for every record in flight; later calls
+// return the first one's result.
 func (p *Producer) Stop(ctx context.Context) error {
-	select {
-	case <-p.stop:
-	default:
+	p.stopped.Do(func() {
 		close(p.stop)
-	}
-	<-p.done
-	err := p.cl.Flush(ctx)
+		<-p.done
+		p.stopErr = p.cl.Flush(ctx)
+		p.mu.Lock()
+		p.t1 = time.Now()
+		p.mu.Unlock()
+		p.cl.Close()
+	})
+	return p.stopErr
+}
+
+// started is when Start was called.
+func (p *Producer) started() time.Time {
 	p.mu.Lock()
-	p.t1 = time.Now()
-	p.mu.Unlock()
-	p.cl.Close()
-	return err
+	defer p.mu.Unlock()
+	return p.t0
 }
 
 // Acked returns the records acknowledged so far per partition.
@@ -224,13 +261,13 @@ func (p *Producer) Rate() float64 {
 
 // checkStream reads the source topic back: the stream itself must be whole
 // (offset = sequence number), or the suite measured nothing.
-func checkStream(bootstrap, topic string, partitions int32, acked []int64) []string {
+func checkStream(bootstrap, topic string, partitions int32, epoch int32, acked []int64) []string {
 	var out []string
 	parts := map[string]map[int32]kgo.Offset{topic: {}}
 	for p := range partitions {
 		parts[topic][p] = kgo.NewOffset().AtStart()
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(bootstrap), kgo.ConsumePartitions(parts))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(bootstrap, ",")...), kgo.ConsumePartitions(parts))
 	if err != nil {
 		return []string{err.Error()}
 	}
@@ -245,10 +282,10 @@ func checkStream(bootstrap, topic string, partitions int32, acked []int64) []str
 	for total < want && ctx.Err() == nil {
 		fs := cl.PollFetches(ctx)
 		fs.EachRecord(func(r *kgo.Record) {
-			seq, err := Decode(r.Partition, r.Key, r.Value, r.Headers)
-			if err != nil || seq != r.Offset || seq != got[r.Partition] {
+			ep, seq, err := Decode(r.Partition, r.Key, r.Value, r.Headers)
+			if err != nil || ep != epoch || seq != r.Offset || seq != got[r.Partition] {
 				if len(out) < 10 {
-					out = append(out, fmt.Sprintf("source %s[%d] offset %d: seq %d (%v): the stream itself is not whole", topic, r.Partition, r.Offset, seq, err))
+					out = append(out, fmt.Sprintf("source %s[%d] offset %d: epoch %d seq %d (%v): the stream itself is not whole", topic, r.Partition, r.Offset, ep, seq, err))
 				}
 			}
 			got[r.Partition]++
