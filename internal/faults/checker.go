@@ -384,14 +384,18 @@ func (c *Checker) EndOffset(p int32) int64 {
 
 // Missing returns how many of the first n[p] sequence numbers of each
 // partition of epoch never had a copy on the target (a copy deleted with
-// the target topic counts as arrived).
-func (c *Checker) Missing(epoch int32, n []int64) int64 {
+// the target topic counts as arrived), leaving out those refused says the
+// source never took (nil: none).
+func (c *Checker) Missing(epoch int32, n []int64, refused func(partition int32, seq int64) bool) int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var lost int64
 	for p := range n {
 		pc := c.streams[streamID{epoch, int32(p)}]
 		for s := int64(0); s < n[p]; s++ {
+			if refused != nil && refused(int32(p), s) {
+				continue
+			}
 			if pc == nil || s >= int64(len(pc.lastCopy)) || pc.lastCopy[s] == noCopy {
 				lost++
 			}

@@ -170,10 +170,10 @@ func TestCheckerEpochs(t *testing.T) {
 	if !c.CaughtUp(0, []int64{50}) || !c.CaughtUp(1, []int64{30}) || c.CaughtUp(1, []int64{31}) {
 		t.Error("CaughtUp per epoch wrong")
 	}
-	if m := c.Missing(0, []int64{50}) + c.Missing(1, []int64{30}); m != 0 {
+	if m := c.Missing(0, []int64{50}, nil) + c.Missing(1, []int64{30}, nil); m != 0 {
 		t.Errorf("missing %d", m)
 	}
-	if m := c.Missing(1, []int64{35}); m != 5 {
+	if m := c.Missing(1, []int64{35}, nil); m != 5 {
 		t.Errorf("missing %d of epoch 1, want 5", m)
 	}
 	// The new incarnation copied from the old checkpoint (the bug of a
@@ -184,7 +184,7 @@ func TestCheckerEpochs(t *testing.T) {
 	if s := c2.Summary(); len(s.Violations) != 1 || !strings.Contains(s.Violations[0], "epoch 1 partition 0: seq 0..49 missing") {
 		t.Fatalf("violations %q", s.Violations)
 	}
-	if m := c2.Missing(1, []int64{61}); m != 50 {
+	if m := c2.Missing(1, []int64{61}, nil); m != 50 {
 		t.Errorf("missing %d, want 50", m)
 	}
 }
@@ -206,7 +206,7 @@ func TestCheckerTargetReset(t *testing.T) {
 	if s.Duplicates != 10 || len(s.Rewinds) != 1 || !s.Rewinds[0].AfterTargetReset || s.MaxSpan != 0 || s.TargetResets != 1 {
 		t.Fatalf("summary %+v", s)
 	}
-	if m := c.Missing(0, []int64{80}); m != 0 {
+	if m := c.Missing(0, []int64{80}, nil); m != 0 {
 		t.Errorf("missing %d: copies deleted with the target count as arrived", m)
 	}
 	// The group check only looks at copies of the current incarnation:
@@ -227,7 +227,7 @@ func TestCheckerTargetReset(t *testing.T) {
 	if s := c2.Summary(); len(s.Violations) != 1 || !strings.Contains(s.Violations[0], "seq 50..59 missing") {
 		t.Fatalf("violations %q", s.Violations)
 	}
-	if m := c2.Missing(0, []int64{71}); m != 10 {
+	if m := c2.Missing(0, []int64{71}, nil); m != 10 {
 		t.Errorf("missing %d, want 10", m)
 	}
 }

@@ -50,8 +50,8 @@ func TestProducerStream(t *testing.T) {
 		cl.PollFetches(ctx).EachRecord(chk.Observe)
 	}
 	s := chk.Summary()
-	if s.Unique != total || s.Duplicates != 0 || len(s.Violations) != 0 || chk.Missing(0, acked) != 0 {
-		t.Fatalf("checker: %+v, missing %d", s, chk.Missing(0, acked))
+	if s.Unique != total || s.Duplicates != 0 || len(s.Violations) != 0 || chk.Missing(0, acked, nil) != 0 {
+		t.Fatalf("checker: %+v, missing %d", s, chk.Missing(0, acked, nil))
 	}
 	if errs := checkStream(c.ListenAddrs()[0], "s", 3, 0, acked); len(errs) != 0 {
 		t.Fatalf("source check: %q", errs)

@@ -112,6 +112,10 @@ type Producer struct {
 	acked []atomic.Int64 // records acknowledged per partition
 	fails atomic.Int64
 	lastE atomic.Value // string
+	// failed holds the seqs the source refused, per partition: holes in
+	// the stream, not losses of the copy.
+	failMu sync.Mutex
+	failed map[int32]map[int64]bool
 
 	stop    chan struct{}
 	done    chan struct{}
@@ -128,6 +132,10 @@ func NewProducer(bootstrap, topic string, partitions int32, size int, rate float
 	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(bootstrap, ",")...), kgo.ClientID("faults-producer"),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerLinger(5*time.Millisecond),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
+		// A broker that is shutting down may close a new connection at
+		// once; by default kgo takes that for a configuration error and
+		// fails the records, which would put a hole in the stream.
+		kgo.AlwaysRetryEOF(),
 		kgo.UnknownTopicRetries(-1), kgo.MaxBufferedRecords(1<<20))
 	if err != nil {
 		return nil, err
@@ -174,6 +182,15 @@ func (p *Producer) run(seed uint64) {
 					if err != nil {
 						p.fails.Add(1)
 						p.lastE.Store(err.Error())
+						p.failMu.Lock()
+						if p.failed == nil {
+							p.failed = map[int32]map[int64]bool{}
+						}
+						if p.failed[pp] == nil {
+							p.failed[pp] = map[int64]bool{}
+						}
+						p.failed[pp][seq] = true
+						p.failMu.Unlock()
 						return
 					}
 					p.acked[pp].Add(1)
@@ -233,6 +250,13 @@ func (p *Producer) Produced() []int64 {
 		out[i] = p.next[i].Load()
 	}
 	return out
+}
+
+// Refused reports whether the source refused record seq of partition.
+func (p *Producer) Refused(partition int32, seq int64) bool {
+	p.failMu.Lock()
+	defer p.failMu.Unlock()
+	return p.failed[partition][seq]
 }
 
 // Failures returns how many records the source refused, and the last error.

@@ -303,7 +303,7 @@ func TestFaults(t *testing.T) {
 	rep.Checked, rep.Unique, rep.Duplicates, rep.Rewinds, rep.MaxSpan = sum.Records, sum.Unique, sum.Duplicates, len(sum.Rewinds), sum.MaxSpan
 	rep.TargetResets = sum.TargetResets
 	for _, p := range e.prods {
-		rep.Lost += e.chk.Missing(p.Epoch(), p.Acked())
+		rep.Lost += e.chk.Missing(p.Epoch(), p.Produced(), p.Refused)
 	}
 	rep.Violations = append(rep.Violations, sum.Violations...)
 	rep.CopyViolations = len(sum.Violations)
@@ -534,7 +534,8 @@ func (e *env) inject(kind string) (string, error) {
 		t1 := time.Now()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		return fmt.Sprintf("%d processes killed, down %.1fs, crash recovery and start %.1fs", n, d.Seconds(), time.Since(t1).Seconds()), sys.PG.Resume(ctx)
+		err = sys.PG.Resume(ctx)
+		return fmt.Sprintf("%d processes killed, down %.1fs, crash recovery and start %.1fs", n, d.Seconds(), time.Since(t1).Seconds()), err
 	case "pg-stop":
 		if err := sys.PG.Halt("fast"); err != nil {
 			return "", err

@@ -24,7 +24,9 @@
 # (default 5s), FAULTS_REPORT (default RELIABILITY.md; - for none),
 # FAULTS_LOG_DIR (default .cache/faults-logs), FAULTS_TIMEOUT (go test
 # -timeout, default 30m), FAULTS_BROKERS (brokers per cluster, default 3),
-# FAULTS_HEAP (broker heap, default -Xmx384m), REPLICATOR_TEST_TIME_SCALE, CI.
+# FAULTS_HEAP (broker heap, default -Xmx384m), FAULTS_STOP_TIMEOUT (seconds
+# a broker may take to stop in a cluster restart before SIGKILL, default 15),
+# REPLICATOR_TEST_TIME_SCALE, CI.
 set -euo pipefail
 
 # shellcheck source=../lib/suite.sh
@@ -37,6 +39,7 @@ export KAFKA_HEAP=${FAULTS_HEAP:--Xmx384m}
 # C1 only, one compiler thread, and GC and runtime sized for one CPU: six
 # brokers share two cores with the system under test.
 export KAFKA_JVM_OPTS=${FAULTS_JVM_OPTS:--XX:TieredStopAtLevel=1 -XX:CICompilerCount=1 -XX:ActiveProcessorCount=1}
+export KAFKA_STOP_TIMEOUT=${FAULTS_STOP_TIMEOUT:-15}
 export KAFKA_PROXY_OFFSET=${FAULTS_PROXY_OFFSET:-1000}
 export KAFKA_SOURCE_PORT=${FAULTS_SOURCE_PORT:-21092}
 export KAFKA_SOURCE_CONTROLLER_PORT=${FAULTS_SOURCE_CONTROLLER_PORT:-21192}

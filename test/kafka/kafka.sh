@@ -44,7 +44,10 @@
 # the jars are in $KAFKA_CACHE/lib), KAFKA_RUN (default $KAFKA_CACHE/run),
 # KAFKA_BROKERS (default 1), KAFKA_PROXY_OFFSET (default none),
 # KAFKA_HEAP (default -Xmx512m), KAFKA_JVM_OPTS (default
-# -XX:TieredStopAtLevel=1), KAFKA_READY_TIMEOUT (default 120s), the
+# -XX:TieredStopAtLevel=1), KAFKA_READY_TIMEOUT (default 120s),
+# KAFKA_STOP_TIMEOUT (seconds a clean stop may take before SIGKILL, default
+# 30: the last node of a stopping cluster waits for a controller quorum
+# that is gone), the
 # port variables above, MVN (default mvn).
 set -euo pipefail
 
@@ -62,6 +65,7 @@ HEAP=${KAFKA_HEAP:--Xmx512m}
 # e.g. for perf tools.
 JVM_OPTS=${KAFKA_JVM_OPTS--XX:TieredStopAtLevel=1}
 READY_TIMEOUT=${KAFKA_READY_TIMEOUT:-120s}
+STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 BROKERS=${KAFKA_BROKERS:-1}
 PROXY_OFFSET=${KAFKA_PROXY_OFFSET:-}
 
@@ -469,20 +473,20 @@ EOF
 	log "up: done in $(since "$t0")"
 }
 
-# stop_one NODE [SIGNAL]: SIGTERM (a clean shutdown, up to 30 s, then
-# SIGKILL), or SIGKILL at once with KILL.
+# stop_one NODE [SIGNAL]: SIGTERM (a clean shutdown, up to
+# $KAFKA_STOP_TIMEOUT s, then SIGKILL), or SIGKILL at once with KILL.
 stop_one() {
 	local name=$1 sig=${2:-TERM} pid
 	pid=$(pid_of "$name") || { rm -f "$RUN/$name/pid"; return 0; }
 	log "$([ "$sig" = KILL ] && echo kill || echo stop): $name (pid $pid)"
 	if [ "$sig" = TERM ]; then
 		kill -TERM "$pid" 2>/dev/null || true
-		for _ in $(seq 1 300); do
+		for _ in $(seq 1 $((STOP_TIMEOUT * 10))); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.1
 		done
 		if kill -0 "$pid" 2>/dev/null; then
-			log "stop: $name did not stop within 30 s; killing it"
+			log "stop: $name did not stop within $STOP_TIMEOUT s; killing it"
 		fi
 	fi
 	if kill -0 "$pid" 2>/dev/null; then
