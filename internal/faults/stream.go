@@ -107,6 +107,7 @@ type Producer struct {
 	rate       float64
 	epoch      int32
 	paused     atomic.Bool
+	burst      atomic.Int64
 
 	next  []atomic.Int64 // next seq per partition: records handed to the client
 	acked []atomic.Int64 // records acknowledged per partition
@@ -124,6 +125,9 @@ type Producer struct {
 	t1      time.Time
 	stopped sync.Once
 	stopErr error
+	// pauses, for Producing
+	pausedAt  time.Time
+	pausedFor time.Duration
 }
 
 // NewProducer returns a producer of the stream's epoch for topic; Start
@@ -161,6 +165,23 @@ func (p *Producer) run(seed uint64) {
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	var part int32
+	one := func() {
+		for i := range payload {
+			payload[i] = byte(rng.Uint32())
+		}
+		seq := p.next[part].Add(1) - 1
+		k, v, h := Encode(p.epoch, part, seq, payload)
+		pp := part
+		p.cl.Produce(context.Background(), &kgo.Record{Topic: p.topic, Partition: pp, Key: k, Value: v, Headers: h},
+			func(_ *kgo.Record, err error) {
+				if err != nil {
+					p.refused(pp, seq, err)
+					return
+				}
+				p.acked[pp].Add(1)
+			})
+		part = (part + 1) % p.partitions
+	}
 	for {
 		select {
 		case <-p.stop:
@@ -170,42 +191,68 @@ func (p *Producer) run(seed uint64) {
 		if p.paused.Load() {
 			continue
 		}
+		for range p.burst.Swap(0) * int64(p.partitions) {
+			one()
+		}
 		for range 10 {
-			for i := range payload {
-				payload[i] = byte(rng.Uint32())
-			}
-			seq := p.next[part].Add(1) - 1
-			k, v, h := Encode(p.epoch, part, seq, payload)
-			pp := part
-			p.cl.Produce(context.Background(), &kgo.Record{Topic: p.topic, Partition: pp, Key: k, Value: v, Headers: h},
-				func(_ *kgo.Record, err error) {
-					if err != nil {
-						p.fails.Add(1)
-						p.lastE.Store(err.Error())
-						p.failMu.Lock()
-						if p.failed == nil {
-							p.failed = map[int32]map[int64]bool{}
-						}
-						if p.failed[pp] == nil {
-							p.failed[pp] = map[int64]bool{}
-						}
-						p.failed[pp][seq] = true
-						p.failMu.Unlock()
-						return
-					}
-					p.acked[pp].Add(1)
-				})
-			part = (part + 1) % p.partitions
+			one()
 		}
 	}
 }
+
+func (p *Producer) refused(partition int32, seq int64, err error) {
+	p.fails.Add(1)
+	p.lastE.Store(err.Error())
+	p.failMu.Lock()
+	defer p.failMu.Unlock()
+	if p.failed == nil {
+		p.failed = map[int32]map[int64]bool{}
+	}
+	if p.failed[partition] == nil {
+		p.failed[partition] = map[int64]bool{}
+	}
+	p.failed[partition][seq] = true
+}
+
+// Burst makes the producer hand n more records per partition to the
+// client at once, on top of the steady rate.
+func (p *Producer) Burst(n int64) { p.burst.Add(n) }
 
 // Epoch is the stream epoch the producer writes.
 func (p *Producer) Epoch() int32 { return p.epoch }
 
 // Pause stops producing (records in flight go on) until Resume.
-func (p *Producer) Pause()  { p.paused.Store(true) }
-func (p *Producer) Resume() { p.paused.Store(false) }
+func (p *Producer) Pause() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.paused.Swap(true) {
+		p.pausedAt = time.Now()
+	}
+}
+
+func (p *Producer) Resume() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.paused.Swap(false) {
+		p.pausedFor += time.Since(p.pausedAt)
+	}
+}
+
+// Producing is how long the producer has been producing: from Start to
+// Stop (or now), without its pauses.
+func (p *Producer) Producing() time.Duration {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	t1 := p.t1
+	if t1.IsZero() {
+		t1 = time.Now()
+	}
+	d := t1.Sub(p.t0) - p.pausedFor
+	if p.paused.Load() {
+		d -= t1.Sub(p.pausedAt)
+	}
+	return max(d, 0)
+}
 
 // Flush waits until every record handed to the client is acknowledged or
 // failed.
@@ -226,12 +273,6 @@ func (p *Producer) Stop(ctx context.Context) error {
 	return p.stopErr
 }
 
-// started is when Start was called.
-func (p *Producer) started() time.Time {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.t0
-}
 
 // Acked returns the records acknowledged so far per partition.
 func (p *Producer) Acked() []int64 {
@@ -265,19 +306,13 @@ func (p *Producer) Failures() (int64, string) {
 	return p.fails.Load(), s
 }
 
-// Rate is the records acknowledged per second between Start and Stop (or now).
+// Rate is the records acknowledged per second of Producing.
 func (p *Producer) Rate() float64 {
-	p.mu.Lock()
-	t0, t1 := p.t0, p.t1
-	p.mu.Unlock()
-	if t1.IsZero() {
-		t1 = time.Now()
-	}
 	var n int64
 	for _, a := range p.Acked() {
 		n += a
 	}
-	if d := t1.Sub(t0).Seconds(); d > 0 {
+	if d := p.Producing().Seconds(); d > 0 {
 		return float64(n) / d
 	}
 	return 0
