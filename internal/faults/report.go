@@ -140,11 +140,20 @@ func (r *Report) Markdown() string {
 	w("target topic is deleted only once the checker has read every record produced so far (those copies count as arrived),\n")
 	w("and the copy must then go on from the checkpoint: a re-copy below it is a rewind (not bound by the TTL), a record seen in\n")
 	w("neither incarnation of the target is lost.\n")
-	if len(r.Violations) > 0 {
-		w("\nViolations:\n\n")
-		for _, v := range r.Violations {
-			w("- %s\n", v)
-		}
+	b.WriteString(ViolationList(r.Violations))
+	return b.String()
+}
+
+// ViolationList renders violations as the reports' closing Markdown list
+// ("" when there are none).
+func ViolationList(violations []string) string {
+	if len(violations) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\nViolations:\n\n")
+	for _, v := range violations {
+		fmt.Fprintf(&b, "- %s\n", v)
 	}
 	return b.String()
 }
@@ -154,20 +163,24 @@ const (
 	endMarker   = "<!-- faults:end -->"
 )
 
-// WriteSection puts text between the suite's markers in the file at path,
-// replacing what was there and keeping the rest; without markers it
+// WriteSection puts text between the fault suite's markers in the file at
+// path (see WriteBetween).
+func WriteSection(path, text string) error { return WriteBetween(path, beginMarker, endMarker, text) }
+
+// WriteBetween puts text between the markers begin and end in the file at
+// path, replacing what was there and keeping the rest; without markers it
 // appends them.
-func WriteSection(path, text string) error {
+func WriteBetween(path, begin, end, text string) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
 	s := string(old)
-	block := beginMarker + "\n" + strings.TrimRight(text, "\n") + "\n" + endMarker
-	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
+	block := begin + "\n" + strings.TrimRight(text, "\n") + "\n" + end
+	i, j := strings.Index(s, begin), strings.Index(s, end)
 	switch {
 	case i >= 0 && j > i:
-		s = s[:i] + block + s[j+len(endMarker):]
+		s = s[:i] + block + s[j+len(end):]
 	case s == "":
 		s = "# Reliability\n\n" + block + "\n"
 	default:

@@ -86,28 +86,6 @@ func (e *env) logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "faults: [%6.1fs] %s\n", time.Since(e.t0).Seconds(), fmt.Sprintf(format, args...))
 }
 
-// kafkaEnv reads the env file kafka.sh up wrote.
-func kafkaEnv(root string) (map[string]string, error) {
-	run := os.Getenv("KAFKA_RUN")
-	if run == "" {
-		return nil, errors.New("KAFKA_RUN is not set (run test/faults/run.sh)")
-	}
-	if !filepath.IsAbs(run) {
-		run = filepath.Join(root, run)
-	}
-	b, err := os.ReadFile(filepath.Join(run, "env"))
-	if err != nil {
-		return nil, err
-	}
-	vals := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
-			vals[k] = v
-		}
-	}
-	return vals, nil
-}
-
 func (e *env) prod() *Producer { return e.prods[len(e.prods)-1] }
 func (e *env) epoch() int32    { return e.prod().Epoch() }
 
@@ -116,7 +94,7 @@ func TestFaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := kafkaEnv(root)
+	kv, err := KafkaEnv(root)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI=true and no Kafka clusters: %v", err)
@@ -482,27 +460,11 @@ func (e *env) startProducer(epoch int32) error {
 // while the source is down count too) and the replicator is RUNNING. It
 // returns when that held, or why it did not.
 func (e *env) waitRecovered(what string) (time.Time, string) {
-	want := e.prod().Produced()
-	epoch := e.epoch()
-	within := testutil.Scale(e.patience)
-	deadline := time.Now().Add(within)
-	var st string
-	for {
-		if e.chk.CaughtUp(epoch, want) {
-			if st = e.sys.State(); st == "RUNNING" {
-				return time.Now(), ""
-			}
-		}
-		if time.Now().After(deadline) {
-			have := e.chk.Next(epoch, int32(len(want)))
-			if st == "" {
-				st = e.sys.State()
-			}
-			return time.Time{}, fmt.Sprintf("after %s: not caught up within %s: the target has the first %v records of epoch %d of %v; state %s",
-				what, within, have, epoch, want, st)
-		}
-		time.Sleep(100 * time.Millisecond)
+	at, err := WaitCopied(e.chk, e.epoch(), e.prod().Produced(), testutil.Scale(e.patience), e.sys.State)
+	if err != "" {
+		err = "after " + what + ": " + err
 	}
+	return at, err
 }
 
 // --- faults -------------------------------------------------------------------

@@ -471,3 +471,49 @@ func Tail(target, topic string, chk *Checker) (stop func(), err error) {
 		})
 	}, nil
 }
+
+// KafkaEnv reads the env file `kafka.sh up` wrote in $KAFKA_RUN (relative
+// to root when not absolute).
+func KafkaEnv(root string) (map[string]string, error) {
+	run := os.Getenv("KAFKA_RUN")
+	if run == "" {
+		return nil, errors.New("KAFKA_RUN is not set (run the suite through its test/*/run.sh)")
+	}
+	if !filepath.IsAbs(run) {
+		run = filepath.Join(root, run)
+	}
+	b, err := os.ReadFile(filepath.Join(run, "env"))
+	if err != nil {
+		return nil, err
+	}
+	vals := map[string]string{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+			vals[k] = v
+		}
+	}
+	return vals, nil
+}
+
+// WaitCopied waits until the checker holds the first want[p] records of
+// epoch in every partition and state says RUNNING. It returns when that
+// held, or why it did not within the time given.
+func WaitCopied(chk *Checker, epoch int32, want []int64, within time.Duration, state func() string) (time.Time, string) {
+	deadline := time.Now().Add(within)
+	var st string
+	for {
+		if chk.CaughtUp(epoch, want) {
+			if st = state(); st == "RUNNING" {
+				return time.Now(), ""
+			}
+		}
+		if time.Now().After(deadline) {
+			if st == "" {
+				st = state()
+			}
+			return time.Time{}, fmt.Sprintf("not caught up within %s: the target has the first %v records of epoch %d of %v; state %s",
+				within, chk.Next(epoch, int32(len(want))), epoch, want, st)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

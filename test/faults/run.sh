@@ -24,7 +24,8 @@
 # (default 5s), FAULTS_REPORT (default RELIABILITY.md; - for none),
 # FAULTS_LOG_DIR (default .cache/faults-logs), FAULTS_TIMEOUT (go test
 # -timeout, default 30m), FAULTS_BROKERS (brokers per cluster, default 3),
-# FAULTS_HEAP (broker heap, default -Xmx384m), FAULTS_STOP_TIMEOUT (seconds
+# FAULTS_HEAP (broker heap, default -Xmx384m), FAULTS_PORT_BASE (default
+# 21092; node i adds 10*i, the proxies 1000), FAULTS_STOP_TIMEOUT (seconds
 # a broker may take to stop in a cluster restart before SIGKILL, default 15),
 # REPLICATOR_TEST_TIME_SCALE, CI.
 set -euo pipefail
@@ -41,11 +42,7 @@ export KAFKA_HEAP=${FAULTS_HEAP:--Xmx384m}
 export KAFKA_JVM_OPTS=${FAULTS_JVM_OPTS:--XX:TieredStopAtLevel=1 -XX:CICompilerCount=1 -XX:ActiveProcessorCount=1}
 export KAFKA_STOP_TIMEOUT=${FAULTS_STOP_TIMEOUT:-15}
 export KAFKA_PROXY_OFFSET=${FAULTS_PROXY_OFFSET:-1000}
-export KAFKA_SOURCE_PORT=${FAULTS_SOURCE_PORT:-21092}
-export KAFKA_SOURCE_CONTROLLER_PORT=${FAULTS_SOURCE_CONTROLLER_PORT:-21192}
-export KAFKA_TARGET_PORT=${FAULTS_TARGET_PORT:-21093}
-export KAFKA_TARGET_SASL_PORT=${FAULTS_TARGET_SASL_PORT:-21094}
-export KAFKA_TARGET_CONTROLLER_PORT=${FAULTS_TARGET_CONTROLLER_PORT:-21193}
+kafka_ports "${FAULTS_PORT_BASE:-21092}"
 SUITE_LOG_DIRS=${FAULTS_LOG_DIR:-$SUITE_ROOT/.cache/faults-logs}
 
 kafka_stages

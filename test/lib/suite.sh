@@ -4,6 +4,11 @@
 #   suite_begin NAME      start the clock, cd to the repository root, and make
 #                         suite_end run on every exit (also on Ctrl-C)
 #   stage NAME CMD...     run CMD as a named stage, print its duration and result
+#   kafka_ports BASE      the clusters' ports from BASE (source BASE, target BASE+1,
+#                         SASL BASE+2, controllers BASE+100 and BASE+101), each
+#                         unless its KAFKA_*_PORT is set; pick BASE below 32768
+#                         (the kernel's ephemeral ports start there: a restarted
+#                         broker could find its port taken by an outgoing connection)
 #   kafka_stages          fetch the jars, stop leftovers of an earlier run, start
 #                         the clusters (test/kafka/kafka.sh, as configured by
 #                         the KAFKA_* variables the runner exported)
@@ -45,6 +50,15 @@ stage() {
 	"$@" || rc=$?
 	echo "=== $SUITE_NAME stage: $name $([ "$rc" = 0 ] && echo done || echo "FAILED (exit $rc)") in $(($(date +%s) - t0))s"
 	return "$rc"
+}
+
+kafka_ports() {
+	local base=$1
+	export KAFKA_SOURCE_PORT=${KAFKA_SOURCE_PORT:-$base}
+	export KAFKA_TARGET_PORT=${KAFKA_TARGET_PORT:-$((base + 1))}
+	export KAFKA_TARGET_SASL_PORT=${KAFKA_TARGET_SASL_PORT:-$((base + 2))}
+	export KAFKA_SOURCE_CONTROLLER_PORT=${KAFKA_SOURCE_CONTROLLER_PORT:-$((base + 100))}
+	export KAFKA_TARGET_CONTROLLER_PORT=${KAFKA_TARGET_CONTROLLER_PORT:-$((base + 101))}
 }
 
 kafka_stages() {
