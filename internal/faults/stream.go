@@ -273,7 +273,6 @@ func (p *Producer) Stop(ctx context.Context) error {
 	return p.stopErr
 }
 
-
 // Acked returns the records acknowledged so far per partition.
 func (p *Producer) Acked() []int64 {
 	out := make([]int64, p.partitions)
