@@ -36,7 +36,7 @@ type Report struct {
 	Partitions   int32
 	KafkaVersion string
 	Brokers      int    // per cluster
-	Kinds        string // FAULTS_KINDS as selected (IDs)
+	Replay       string // the settings that replay the schedule (FAULTS_SEED=… FAULTS_KINDS=…)
 	RecordBytes  int    // value size of a stream record
 	Proxied      bool   // workers reach the brokers through the suite's proxies
 	PGVersion    string
@@ -77,7 +77,7 @@ func (r *Report) Markdown() string {
 		verdict = fmt.Sprintf("**FAILED** (%d violations)", len(r.Violations))
 	}
 	w("## Fault suite: %s\n\n", verdict)
-	w("- Command: `%s` (seed %d: `FAULTS_SEED=%d FAULTS_KINDS=%s make test-faults` replays the same sequence of faults and waits)\n", r.Command, r.Seed, r.Seed, r.Kinds)
+	w("- Command: `%s` (seed %d: `%s make test-faults` replays the same sequence of faults and waits)\n", r.Command, r.Seed, r.Replay)
 	clusters := "two single-node KRaft clusters"
 	if r.Brokers > 1 {
 		clusters = fmt.Sprintf("two KRaft clusters of %d brokers, replication factor %d, min.insync.replicas 2", r.Brokers, min(3, r.Brokers))

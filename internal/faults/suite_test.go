@@ -129,10 +129,17 @@ func TestFaults(t *testing.T) {
 	for i, k := range kinds {
 		kindIDs[i] = k.ID
 	}
-	e.logf("seed %d (FAULTS_SEED=%d FAULTS_KINDS=%s reproduces the schedule), lease TTL %s, %0.f records/s over %d partitions, Kafka %s, %d broker(s) per cluster; %d faults: %s",
-		seed, seed, strings.Join(kindIDs, ","), ttl, rate, e.partitions, kv["KAFKA_VERSION"], brokers, len(schedule), scheduleIDs(schedule))
+	replay := fmt.Sprintf("FAULTS_SEED=%d FAULTS_KINDS=%s", seed, strings.Join(kindIDs, ","))
+	if rounds != 1 {
+		replay += fmt.Sprintf(" FAULTS_ROUNDS=%d", rounds)
+	}
+	if maxFaults > 0 {
+		replay += fmt.Sprintf(" FAULTS_MAX=%d", maxFaults)
+	}
 	rep := &Report{Seed: seed, TTL: ttl, Rate: rate, Partitions: e.partitions, KafkaVersion: kv["KAFKA_VERSION"], Brokers: brokers,
-		Kinds: strings.Join(kindIDs, ","), RecordBytes: recordSize + RecordOverhead, Command: "make test-faults", Started: time.Now()}
+		Replay: replay, RecordBytes: recordSize + RecordOverhead, Command: "make test-faults", Started: time.Now()}
+	e.logf("seed %d (%s reproduces the schedule), lease TTL %s, %0.f records/s over %d partitions, Kafka %s, %d broker(s) per cluster; %d faults: %s",
+		seed, replay, ttl, rate, e.partitions, kv["KAFKA_VERSION"], brokers, len(schedule), scheduleIDs(schedule))
 
 	e.startProxies()
 	t.Cleanup(e.closeProxies)
@@ -872,12 +879,18 @@ func topicID(ctx context.Context, adm *kadm.Client, name string) (string, error)
 }
 
 // waitTopicGone waits until the metadata no longer shows the topic with
-// the old ID (it may already be back under a new one).
+// the old ID (it may already be back under a new one), five times in a
+// row: the requests go to any broker, and every broker must have seen the
+// deletion before the suite reads the topic again.
 func waitTopicGone(ctx context.Context, adm *kadm.Client, name, oldID string) error {
-	for {
+	for gone := 0; ; {
 		id, err := topicID(ctx, adm, name)
 		if err != nil || id != oldID {
-			return nil
+			if gone++; gone == 5 {
+				return nil
+			}
+		} else {
+			gone = 0
 		}
 		select {
 		case <-ctx.Done():
