@@ -1,8 +1,11 @@
 // Package faults is the fault-injection suite's machinery: a continuous,
-// checksummed record stream, a checker that reads what arrived on the
-// target and proves nothing was lost, reordered or corrupted, and the
-// report it writes to RELIABILITY.md. The suite itself (processes, faults)
-// is faults_test.go, built with the `faults` tag (make test-faults).
+// checksummed record stream (stream.go), a checker that reads what arrived
+// on the target and proves nothing was lost, reordered or corrupted
+// (checker.go), the system of real processes (system.go), a TCP proxy that
+// drops, delays and cuts connections (netproxy.go), the kinds of fault
+// (kinds.go) and the report it writes to RELIABILITY.md (report.go). The
+// suite itself is suite_test.go, built with the `faults` tag (make
+// test-faults); the soak run (internal/soak) uses the same pieces.
 package faults
 
 import (
