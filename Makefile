@@ -4,7 +4,7 @@ BIN      ?= bin/replicator
 FUZZTIME ?= 15s
 
 .DEFAULT_GOAL := help
-.PHONY: help build dev test test-fuzz test-clients test-secretsmanager test-console test-schemathesis bench-load bench-replication test-kafka test-integration test-faults kafka-up kafka-down lint bench bench-api bench-fleet migrate clean
+.PHONY: help build dev test test-fuzz test-clients test-secretsmanager test-console test-schemathesis bench-load bench-replication test-kafka test-integration test-faults soak kafka-up kafka-down lint bench bench-api bench-fleet migrate clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-16s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -29,8 +29,11 @@ test-kafka: ## integration suite against two real Apache Kafka 4.1 clusters (jar
 
 test-integration: test-kafka ## the same as test-kafka
 
-test-faults: ## fault suite on real Kafka: SIGKILLed workers, zombies, PostgreSQL/broker/serve restarts; writes RELIABILITY.md
+test-faults: ## fault suite on 3-broker Kafka clusters: kills, zombies, leader SIGKILL, network faults (FAULTS_KINDS); writes RELIABILITY.md
 	bash test/faults/run.sh
+
+soak: ## soak run, not in CI (SOAK_DURATION, default 30m): RSS, goroutines, open files, table sizes per minute; writes RELIABILITY.md
+	bash test/soak/run.sh
 
 kafka-up: ## start the suite's two real Kafka clusters (fetches the jars once)
 	bash test/kafka/kafka.sh fetch && bash test/kafka/kafka.sh up
@@ -51,6 +54,7 @@ lint: ## go vet and gofmt
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./internal/integration/
 	$(GO) vet -tags faults ./internal/faults/
+	$(GO) vet -tags soak ./internal/soak/
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 bench: bench-api bench-fleet bench-load ## API, fleet and load-while-replicating benchmarks (print tables)

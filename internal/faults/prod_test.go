@@ -17,7 +17,7 @@ func TestProducerStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	p, err := NewProducer(c.ListenAddrs()[0], "s", 3, 50, 2000)
+	p, err := NewProducer(c.ListenAddrs()[0], "s", 3, 50, 2000, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,14 +46,14 @@ func TestProducerStream(t *testing.T) {
 	chk := NewChecker()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for !chk.CaughtUp(acked) && ctx.Err() == nil {
+	for !chk.CaughtUp(0, acked) && ctx.Err() == nil {
 		cl.PollFetches(ctx).EachRecord(chk.Observe)
 	}
 	s := chk.Summary()
-	if s.Unique != total || s.Duplicates != 0 || len(s.Violations) != 0 || chk.Missing(acked) != 0 {
-		t.Fatalf("checker: %+v, missing %d", s, chk.Missing(acked))
+	if s.Unique != total || s.Duplicates != 0 || len(s.Violations) != 0 || chk.Missing(0, acked, nil) != 0 {
+		t.Fatalf("checker: %+v, missing %d", s, chk.Missing(0, acked, nil))
 	}
-	if errs := checkStream(c.ListenAddrs()[0], "s", 3, acked); len(errs) != 0 {
+	if errs := checkStream(c.ListenAddrs()[0], "s", 3, 0, acked); len(errs) != 0 {
 		t.Fatalf("source check: %q", errs)
 	}
 }

@@ -11,6 +11,7 @@ import (
 // FaultResult is one injected fault and what followed.
 type FaultResult struct {
 	N             int
+	ID            string // the kind's FAULTS_KINDS name
 	Kind, Detail  string
 	Injected      time.Time
 	Restored      time.Time // the fault undone (process restarted, server up again)
@@ -34,6 +35,10 @@ type Report struct {
 	Rate         float64
 	Partitions   int32
 	KafkaVersion string
+	Brokers      int    // per cluster
+	Replay       string // the settings that replay the schedule (FAULTS_SEED=… FAULTS_KINDS=…)
+	RecordBytes  int    // value size of a stream record
+	Proxied      bool   // workers reach the brokers through the suite's proxies
 	PGVersion    string
 	Command      string
 	Started      time.Time
@@ -43,6 +48,8 @@ type Report struct {
 	MinFaults int
 
 	Produced         int64
+	Epochs           int // incarnations of the source topic
+	TargetResets     int // times the target topic was deleted
 	ProducerRate     float64
 	SourceFailures   int64
 	SourceLastError  string
@@ -70,11 +77,19 @@ func (r *Report) Markdown() string {
 		verdict = fmt.Sprintf("**FAILED** (%d violations)", len(r.Violations))
 	}
 	w("## Fault suite: %s\n\n", verdict)
-	w("- Command: `%s` (seed %d: `FAULTS_SEED=%d make test-faults` replays the same sequence of faults and waits)\n", r.Command, r.Seed, r.Seed)
-	w("- Run: %s UTC, %s; Apache Kafka %s (two single-node KRaft clusters), PostgreSQL %s, %s, %d CPUs\n",
-		r.Started.UTC().Format("2006-01-02 15:04"), r.Ended.Sub(r.Started).Round(time.Second), r.KafkaVersion, r.PGVersion, runtime.Version(), runtime.NumCPU())
-	w("- System: 2 × `replicator serve`, 3 × `replicator worker`, lease TTL %s; stream: %d partitions, %.0f records/s offered, 214-byte checksummed records\n\n",
-		r.TTL, r.Partitions, r.Rate)
+	w("- Command: `%s` (seed %d: `%s make test-faults` replays the same sequence of faults and waits)\n", r.Command, r.Seed, r.Replay)
+	clusters := "two single-node KRaft clusters"
+	if r.Brokers > 1 {
+		clusters = fmt.Sprintf("two KRaft clusters of %d brokers, replication factor %d, min.insync.replicas 2", r.Brokers, min(3, r.Brokers))
+	}
+	w("- Run: %s UTC, %s; Apache Kafka %s (%s), PostgreSQL %s, %s, %d CPUs\n",
+		r.Started.UTC().Format("2006-01-02 15:04"), r.Ended.Sub(r.Started).Round(time.Second), r.KafkaVersion, clusters, r.PGVersion, runtime.Version(), runtime.NumCPU())
+	net := "workers reach the brokers directly"
+	if r.Proxied {
+		net = "workers reach the brokers and serve through TCP proxies in the suite (network faults)"
+	}
+	w("- System: 2 × `replicator serve`, 3 × `replicator worker`, lease TTL %s, %s; stream: %d partitions, %.0f records/s offered, %d-byte checksummed records\n\n",
+		r.TTL, net, r.Partitions, r.Rate, r.RecordBytes)
 
 	w("| figure | value |\n|---|---:|\n")
 	w("| faults injected | %d |\n", len(r.Faults))
@@ -82,6 +97,9 @@ func (r *Report) Markdown() string {
 	w("| records checked on the target (every copy, checksum verified) | %d |\n", r.Checked)
 	w("| distinct records on the target | %d |\n", r.Unique)
 	w("| **records lost** | **%d** |\n", r.Lost)
+	if r.Epochs > 1 || r.TargetResets > 0 {
+		w("| source topic incarnations (epochs) / target topic deletions | %d / %d |\n", r.Epochs, r.TargetResets)
+	}
 	w("| gaps, order violations, corrupt or foreign records | %d |\n", r.CopyViolations)
 	w("| duplicates (in %d rewinds) | %d |\n", r.Rewinds, r.Duplicates)
 	w("| longest rewind, in seconds of source data (bound: the lease TTL, %s) | %.2f s |\n", r.TTL, r.MaxSpan.Seconds())
@@ -103,7 +121,7 @@ func (r *Report) Markdown() string {
 			span = fmt.Sprintf("%.2f s", f.MaxSpan.Seconds())
 		}
 		late := "—"
-		if strings.HasPrefix(f.Kind, "zombie") {
+		if f.ID == "zombie" {
 			late = fmt.Sprint(f.LateRewinds)
 		}
 		w("| %d | %s | %s | %.1f s | %.1f s | %s | %d | %s | %s |\n", f.N, f.Kind, f.Detail, f.Restored.Sub(f.Injected).Seconds(),
@@ -117,11 +135,25 @@ func (r *Report) Markdown() string {
 	w("duplicate runs that started after the paused worker was resumed: its writes after its lease had been taken (see the\n")
 	w("fencing note in pkg/fleet/doc.go); 0 means it wrote nothing once resumed.\n")
 	w("A worker killed or paused loses its jobs only when its lease expires (TTL %s), so those recoveries include the TTL.\n", r.TTL)
-	if len(r.Violations) > 0 {
-		w("\nViolations:\n\n")
-		for _, v := range r.Violations {
-			w("- %s\n", v)
-		}
+	w("*Lost*: a record the source acknowledged whose first copy never reached the target. A source topic is deleted only once\n")
+	w("its incarnation was copied whole, and every record of the new incarnation (the next epoch, from seq 0) must arrive; a\n")
+	w("target topic is deleted only once the checker has read every record produced so far (those copies count as arrived),\n")
+	w("and the copy must then go on from the checkpoint: a re-copy below it is a rewind (not bound by the TTL), a record seen in\n")
+	w("neither incarnation of the target is lost.\n")
+	b.WriteString(ViolationList(r.Violations))
+	return b.String()
+}
+
+// ViolationList renders violations as the reports' closing Markdown list
+// ("" when there are none).
+func ViolationList(violations []string) string {
+	if len(violations) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("\nViolations:\n\n")
+	for _, v := range violations {
+		fmt.Fprintf(&b, "- %s\n", v)
 	}
 	return b.String()
 }
@@ -131,20 +163,24 @@ const (
 	endMarker   = "<!-- faults:end -->"
 )
 
-// WriteSection puts text between the suite's markers in the file at path,
-// replacing what was there and keeping the rest; without markers it
+// WriteSection puts text between the fault suite's markers in the file at
+// path (see WriteBetween).
+func WriteSection(path, text string) error { return WriteBetween(path, beginMarker, endMarker, text) }
+
+// WriteBetween puts text between the markers begin and end in the file at
+// path, replacing what was there and keeping the rest; without markers it
 // appends them.
-func WriteSection(path, text string) error {
+func WriteBetween(path, begin, end, text string) error {
 	old, err := os.ReadFile(path)
 	if err != nil && !os.IsNotExist(err) {
 		return err
 	}
 	s := string(old)
-	block := beginMarker + "\n" + strings.TrimRight(text, "\n") + "\n" + endMarker
-	i, j := strings.Index(s, beginMarker), strings.Index(s, endMarker)
+	block := begin + "\n" + strings.TrimRight(text, "\n") + "\n" + end
+	i, j := strings.Index(s, begin), strings.Index(s, end)
 	switch {
 	case i >= 0 && j > i:
-		s = s[:i] + block + s[j+len(endMarker):]
+		s = s[:i] + block + s[j+len(end):]
 	case s == "":
 		s = "# Reliability\n\n" + block + "\n"
 	default:

@@ -3,73 +3,76 @@
 package faults
 
 // The fault suite (make test-faults): `replicator serve` ×2, `replicator
-// worker` ×3, a throwaway PostgreSQL and two real Kafka clusters
-// (test/faults/run.sh starts them), a continuous checksummed stream, and
-// seeded random faults of every kind, each followed by a check of what
-// arrived. It writes its table into RELIABILITY.md.
+// worker` ×3, a throwaway PostgreSQL and two real Kafka clusters of three
+// brokers each (test/faults/run.sh starts them), TCP proxies in this
+// process between the workers and the brokers and between the workers and
+// serve, a continuous checksummed stream, and seeded random faults of the
+// selected kinds (FAULTS_KINDS), each followed by a check of what arrived.
+// It writes its table into RELIABILITY.md.
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
-	awskafka "github.com/aws/aws-sdk-go-v2/service/kafka"
-	"github.com/aws/aws-sdk-go-v2/service/kafka/types"
-	"github.com/jackc/pgx/v5"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/openreplicator/replicator/internal/proc"
-	"github.com/openreplicator/replicator/pkg/fleet"
-	"github.com/openreplicator/replicator/pkg/pgserver"
+	"github.com/openreplicator/replicator/internal/testutil"
 )
 
 const (
-	region      = "us-east-1"
-	account     = "666666666666"
-	accessKeyID = "AKIDFAULTSUITE000001"
-	secretKey   = "faults-secret-key"
-	workerToken = "faults-worker-token"
-	topic       = "faults.stream"
-	group       = "faults-group"
-	numServe    = 2
-	numWorkers  = 3
+	topic      = "faults.stream"
+	group      = "faults-group"
+	numServe   = 2
+	numWorkers = 3
+	recordSize = 200 // payload bytes
 )
 
 type env struct {
-	t      *testing.T
-	root   string
-	logDir string
-	bin    string
-	pg     *pgserver.Server
-	base   []string // settings every process gets
+	t       *testing.T
+	root    string
+	sys     *System
+	kafkaSh string
+	kv      map[string]string
+	brokers int
 
-	source, target string
-	kafkaSh        string
+	// source and target are what the suite's own clients use (straight to
+	// the brokers); sourceRepl and targetRepl what the replicator is given
+	// (through the broker proxies when kafka.sh set them up).
+	source, target         string
+	sourceRepl, targetRepl string
+	brokerProxies          []*Proxy
+	serveProxies           [numWorkers][numServe]*Proxy
 
-	serveAddrs [numServe]string
-	serves     [numServe]*proc.Proc
-	workers    [numWorkers]*proc.Proc
-	workerGen  [numWorkers]int
-	sdks       [numServe]*awskafka.Client
-	arn        string
 	ttl        time.Duration
 	rng        *rand.Rand
+	seed       uint64
 	t0         time.Time
+	rate       float64
+	partitions int32
+
+	// The stream: one producer per incarnation (epoch) of the source topic.
+	prods       []*Producer
+	chk         *Checker
+	targetTopic string
+	stopTail    func()
+	grp         *groupConsumer
+	smp         *sampler
+	groupChecks int      // samples checked so far
+	groupViol   []string // what they found
+	patience    time.Duration
 }
 
 func envOr(k, def string) string {
@@ -79,45 +82,19 @@ func envOr(k, def string) string {
 	return def
 }
 
-func scale(d time.Duration) time.Duration {
-	if f, err := strconv.ParseFloat(os.Getenv("REPLICATOR_TEST_TIME_SCALE"), 64); err == nil && f > 0 {
-		return time.Duration(float64(d) * f)
-	}
-	return d
-}
-
 func (e *env) logf(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "faults: [%6.1fs] %s\n", time.Since(e.t0).Seconds(), fmt.Sprintf(format, args...))
 }
 
-// kafkaEnv reads the env file kafka.sh up wrote.
-func kafkaEnv(root string) (map[string]string, error) {
-	run := os.Getenv("KAFKA_RUN")
-	if run == "" {
-		return nil, errors.New("KAFKA_RUN is not set (run test/faults/run.sh)")
-	}
-	if !filepath.IsAbs(run) {
-		run = filepath.Join(root, run)
-	}
-	b, err := os.ReadFile(filepath.Join(run, "env"))
-	if err != nil {
-		return nil, err
-	}
-	vals := map[string]string{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
-			vals[k] = v
-		}
-	}
-	return vals, nil
-}
+func (e *env) prod() *Producer { return e.prods[len(e.prods)-1] }
+func (e *env) epoch() int32    { return e.prod().Epoch() }
 
 func TestFaults(t *testing.T) {
 	root, err := proc.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	kv, err := kafkaEnv(root)
+	kv, err := KafkaEnv(root)
 	if err != nil {
 		if os.Getenv("CI") == "true" {
 			t.Fatalf("CI=true and no Kafka clusters: %v", err)
@@ -135,111 +112,128 @@ func TestFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	rate, _ := strconv.ParseFloat(envOr("FAULTS_RATE", "1000"), 64)
-	rounds, _ := strconv.Atoi(envOr("FAULTS_ROUNDS", "2"))
-	partitions := int32(6)
+	rounds, _ := strconv.Atoi(envOr("FAULTS_ROUNDS", "1"))
+	maxFaults, _ := strconv.Atoi(envOr("FAULTS_MAX", "0"))
+	kinds, err := SelectKinds(os.Getenv("FAULTS_KINDS"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	brokers, _ := strconv.Atoi(envOr("KAFKA_BROKERS", kv["KAFKA_BROKERS"]))
+	brokers = max(brokers, 1)
 
-	e := &env{t: t, root: root, source: kv["KAFKA_SOURCE"], target: kv["KAFKA_TARGET"], ttl: ttl,
-		kafkaSh: filepath.Join(root, "test", "kafka", "kafka.sh"), rng: rand.New(rand.NewPCG(seed, seed>>1|1)), t0: time.Now()}
-	e.logf("seed %d (FAULTS_SEED=%d reproduces the schedule), lease TTL %s, %0.f records/s over %d partitions, Kafka %s",
-		seed, seed, ttl, rate, partitions, kv["KAFKA_VERSION"])
-	rep := &Report{Seed: seed, TTL: ttl, Rate: rate, Partitions: partitions, KafkaVersion: kv["KAFKA_VERSION"],
-		Command: "make test-faults", Started: time.Now()}
+	e := &env{t: t, root: root, kv: kv, brokers: brokers, source: kv["KAFKA_SOURCE"], target: kv["KAFKA_TARGET"], ttl: ttl,
+		kafkaSh: filepath.Join(root, "test", "kafka", "kafka.sh"), rng: rand.New(rand.NewPCG(seed, seed>>1|1)), seed: seed,
+		t0: time.Now(), rate: rate, partitions: 6, chk: NewChecker(), patience: 120 * time.Second}
+	schedule := Schedule(kinds, rounds, maxFaults, e.rng)
+	kindIDs := make([]string, len(kinds))
+	for i, k := range kinds {
+		kindIDs[i] = k.ID
+	}
+	replay := fmt.Sprintf("FAULTS_SEED=%d FAULTS_KINDS=%s", seed, strings.Join(kindIDs, ","))
+	if rounds != 1 {
+		replay += fmt.Sprintf(" FAULTS_ROUNDS=%d", rounds)
+	}
+	if maxFaults > 0 {
+		replay += fmt.Sprintf(" FAULTS_MAX=%d", maxFaults)
+	}
+	rep := &Report{Seed: seed, TTL: ttl, Rate: rate, Partitions: e.partitions, KafkaVersion: kv["KAFKA_VERSION"], Brokers: brokers,
+		Replay: replay, RecordBytes: recordSize + RecordOverhead, Command: "make test-faults", Started: time.Now()}
+	e.logf("seed %d (%s reproduces the schedule), lease TTL %s, %0.f records/s over %d partitions, Kafka %s, %d broker(s) per cluster; %d faults: %s",
+		seed, replay, ttl, rate, e.partitions, kv["KAFKA_VERSION"], brokers, len(schedule), scheduleIDs(schedule))
 
-	e.start()
-	t.Cleanup(e.stopAll)
-	rep.PGVersion = e.pgVersion()
+	e.startProxies()
+	t.Cleanup(e.closeProxies)
+	sys, err := StartSystem(t.TempDir(), SystemOptions{Root: root, LogDir: envOr("FAULTS_LOG_DIR", filepath.Join(root, ".cache", "faults-logs")),
+		Database: "faults", Serves: numServe, Workers: numWorkers, LeaseTTL: ttl, LogLevel: envOr("FAULTS_LOG_LEVEL", "info"),
+		ControlPlane: e.controlPlane, Logf: e.logf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sys = sys
+	t.Cleanup(sys.Stop)
+	rep.PGVersion = sys.PGVersion()
+	rep.Proxied = len(e.brokerProxies) > 0
 
 	// The source topic and the stream.
 	ctx := context.Background()
-	srcCl, err := kgo.NewClient(kgo.SeedBrokers(e.source))
-	if err != nil {
+	if err := e.createSourceTopic(); err != nil {
 		t.Fatal(err)
 	}
-	defer srcCl.Close()
-	if _, err := kadm.NewClient(srcCl).CreateTopic(ctx, partitions, 1, nil, topic); err != nil {
-		t.Fatalf("create %s: %v", topic, err)
-	}
-	prod, err := NewProducer(e.source, topic, partitions, 200, rate)
-	if err != nil {
+	if err := e.startProducer(0); err != nil {
 		t.Fatal(err)
 	}
-	prod.Start(seed)
-	defer prod.Stop(context.Background())
-
-	e.createReplicator()
-	targetTopic := e.waitTargetTopic()
-	e.logf("replicating %s → %s", topic, targetTopic)
-
-	chk := NewChecker()
-	stopTail := e.tail(targetTopic, chk)
-	defer stopTail()
-	grp := startGroup(e, partitions)
-	defer grp.stop()
-	sampler := startSampler(e, grp, partitions)
+	defer func() {
+		for _, p := range e.prods {
+			_ = p.Stop(context.Background())
+		}
+	}()
+	if err := sys.CreateReplicator(ReplicatorSpec{Name: "faults", Source: e.sourceRepl, Target: e.targetRepl,
+		Topics: `faults\..*`, Groups: `faults-.*`, CopyTopicConfigs: true}); err != nil {
+		t.Fatal(err)
+	}
+	if e.targetTopic, err = TargetTopic(e.target, topic, testutil.Scale(60*time.Second)); err != nil {
+		t.Fatalf("%v; state %s", err, sys.State())
+	}
+	e.logf("replicating %s → %s", topic, e.targetTopic)
+	if e.stopTail, err = Tail(e.target, e.targetTopic, e.chk); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { e.stopTail() }()
+	e.grp = startGroup(e, 0)
+	defer func() { e.grp.stop() }()
+	e.smp = startSampler(e)
 
 	// Steady state before the first fault: a few seconds of the stream
 	// copied.
-	for deadline := time.Now().Add(scale(30 * time.Second)); ; time.Sleep(100 * time.Millisecond) {
+	for deadline := time.Now().Add(testutil.Scale(30 * time.Second)); ; time.Sleep(100 * time.Millisecond) {
 		var n int64
-		for _, a := range prod.Acked() {
+		for _, a := range e.prod().Acked() {
 			n += a
 		}
 		if n >= int64(3*rate) {
 			break
 		}
 		if time.Now().After(deadline) {
-			f, last := prod.Failures()
+			f, last := e.prod().Failures()
 			t.Fatalf("the stream did not start: %d records acknowledged in 30 s, %d failed (%s)", n, f, last)
 		}
 	}
-	if _, err := e.waitRecovered(prod, chk, "start"); err != "" {
+	if _, err := e.waitRecovered("start"); err != "" {
 		t.Fatalf("replication did not start: %s", err)
 	}
-	e.logf("steady: %d records copied so far", chk.Summary().Unique)
-
-	// The schedule: every kind of fault `rounds` times, in a seeded order;
-	// a broker round restarts the target, then the source.
-	var kinds []string
-	for range rounds {
-		kinds = append(kinds, "worker SIGKILL", "worker SIGKILL", "zombie worker (SIGSTOP past its lease)",
-			"PostgreSQL stop/start", "serve replica SIGKILL", "brokers")
-	}
-	e.rng.Shuffle(len(kinds), func(i, j int) { kinds[i], kinds[j] = kinds[j], kinds[i] })
-	var schedule []string
-	for _, k := range kinds {
-		if k == "brokers" {
-			schedule = append(schedule, "target broker restart", "source broker restart")
-		} else {
-			schedule = append(schedule, k)
-		}
-	}
+	e.logf("steady: %d records copied so far", e.chk.Summary().Unique)
 
 	for i, kind := range schedule {
 		// Faults come one at a time: after the previous recovery, a
 		// heartbeat stores the checkpoints of the new owners (the duplicate
 		// bound is per fault), then a random moment.
 		time.Sleep(1500*time.Millisecond + time.Duration(e.rng.IntN(2500))*time.Millisecond)
-		before := chk.Summary()
-		fr := FaultResult{N: i + 1, Kind: kind}
-		chk.ResetDelays()
+		before := e.chk.Summary()
+		fr := FaultResult{N: i + 1, Kind: kind.Label, ID: kind.ID}
+		e.chk.ResetDelays()
 		fr.Injected = time.Now()
-		fr.Detail = e.inject(kind)
+		fr.Detail, err = e.inject(kind.ID)
 		fr.Restored = time.Now()
-		e.logf("fault %d/%d: %s (%s); restored after %.1fs", i+1, len(schedule), kind, fr.Detail, fr.Restored.Sub(fr.Injected).Seconds())
-		fr.Recovered, fr.Err = e.waitRecovered(prod, chk, kind)
-		fr.Delay = chk.MaxDelay()
-		after := chk.Summary()
+		if err != nil {
+			fr.Err = "injecting it failed: " + err.Error()
+			e.logf("fault %d/%d: %s: %s", i+1, len(schedule), kind.ID, fr.Err)
+		} else {
+			e.logf("fault %d/%d: %s (%s); restored after %.1fs", i+1, len(schedule), kind.Label, fr.Detail, fr.Restored.Sub(fr.Injected).Seconds())
+			fr.Recovered, fr.Err = e.waitRecovered(kind.ID)
+		}
+		fr.Delay = e.chk.MaxDelay()
+		after := e.chk.Summary()
 		fr.Duplicates = after.Duplicates - before.Duplicates
 		for _, r := range after.Rewinds[len(before.Rewinds):] {
 			fr.MaxSpan = max(fr.MaxSpan, r.Span)
-			if strings.HasPrefix(kind, "zombie") && r.At.After(fr.Restored) {
+			if kind.ID == "zombie" && r.At.After(fr.Restored) {
 				fr.LateRewinds++
 			}
 		}
 		fr.NewViolations = len(after.Violations) - len(before.Violations)
 		rep.Faults = append(rep.Faults, fr)
 		if fr.Err != "" {
-			e.logf("fault %d: NOT recovered: %s", i+1, fr.Err)
+			e.logf("fault %d: NOT recovered (seed %d): %s", i+1, seed, fr.Err)
 		} else {
 			e.logf("fault %d: recovered %.1fs after injection (longest record delay %.1fs); %d duplicates (max span %s, %d zombie runs after it resumed), %d records checked",
 				i+1, fr.Recovered.Sub(fr.Injected).Seconds(), fr.Delay.Seconds(), fr.Duplicates, fr.MaxSpan.Round(time.Millisecond), fr.LateRewinds, after.Records)
@@ -253,62 +247,85 @@ func TestFaults(t *testing.T) {
 	}
 
 	// The end: stop producing, let everything arrive, then check it all.
-	if err := prod.Stop(ctx); err != nil {
+	if err := e.prod().Stop(ctx); err != nil {
 		t.Errorf("producer flush: %v", err)
 	}
 	rep.Ended = time.Now()
-	acked := prod.Acked()
-	rep.ProducerRate = prod.Rate()
-	rep.SourceFailures, rep.SourceLastError = prod.Failures()
-	for _, a := range acked {
-		rep.Produced += a
+	var producing time.Duration
+	for _, p := range e.prods {
+		acked := p.Acked()
+		for _, a := range acked {
+			rep.Produced += a
+		}
+		f, last := p.Failures()
+		rep.SourceFailures += f
+		if last != "" {
+			rep.SourceLastError = last
+		}
+		producing += p.Producing()
 	}
-	if _, err := e.waitRecovered(prod, chk, "final"); err != "" {
+	if d := producing.Seconds(); d > 0 {
+		rep.ProducerRate = float64(rep.Produced) / d
+	}
+	rep.Epochs = len(e.prods)
+	acked := e.prod().Acked()
+	failed := len(rep.Faults) > 0 && rep.Faults[len(rep.Faults)-1].Err != ""
+	if failed {
+		// The schedule stopped at a fault that did not recover: do not
+		// wait the full time again for what it already waited for.
+		e.patience = 15 * time.Second
+	}
+	if _, err := e.waitRecovered("final"); err != "" {
 		t.Errorf("final catch-up: %s", err)
 	}
-	if msg := grp.finish(acked); msg != "" {
+	if msg := e.grp.finish(acked); msg != "" {
 		rep.Violations = append(rep.Violations, msg)
 	}
 	var groupExact bool
-	rep.GroupFinal, groupExact = e.waitGroupFinal(chk, partitions)
+	rep.GroupFinal, groupExact = e.waitGroupFinal()
 	if !groupExact {
 		rep.Violations = append(rep.Violations, "group offsets not translated to the target end once the group had consumed everything: "+rep.GroupFinal)
 	}
-	sampler.stop()
-	stopTail()
+	e.checkSamples()
+	e.stopTail()
 
-	sum := chk.Summary()
+	sum := e.chk.Summary()
 	rep.Checked, rep.Unique, rep.Duplicates, rep.Rewinds, rep.MaxSpan = sum.Records, sum.Unique, sum.Duplicates, len(sum.Rewinds), sum.MaxSpan
-	rep.Lost = chk.Missing(acked)
+	rep.TargetResets = sum.TargetResets
+	for _, p := range e.prods {
+		rep.Lost += e.chk.Missing(p.Epoch(), p.Produced(), p.Refused)
+	}
 	rep.Violations = append(rep.Violations, sum.Violations...)
 	rep.CopyViolations = len(sum.Violations)
-	rep.SourceViolations = checkStream(e.source, topic, partitions, acked)
+	rep.SourceViolations = checkStream(e.source, topic, e.partitions, e.epoch(), acked)
 	rep.Violations = append(rep.Violations, rep.SourceViolations...)
-	samples := sampler.samples()
-	rep.GroupSamples = len(samples)
-	rep.GroupViolations = chk.CheckGroup(samples)
+	rep.GroupSamples = e.groupChecks
+	rep.GroupViolations = e.groupViol
 	rep.Violations = append(rep.Violations, rep.GroupViolations...)
 	for _, r := range sum.Rewinds {
-		if r.Span > ttl {
-			rep.Violations = append(rep.Violations, fmt.Sprintf("partition %d: duplicates of seq %d..%d span %s of data, over the documented bound (the lease TTL, %s)",
-				r.Partition, r.From, r.To, r.Span.Round(time.Millisecond), ttl))
+		if r.Span > ttl && !r.AfterTargetReset {
+			rep.Violations = append(rep.Violations, fmt.Sprintf("epoch %d partition %d: duplicates of seq %d..%d span %s of data, over the documented bound (the lease TTL, %s)",
+				r.Epoch, r.Partition, r.From, r.To, r.Span.Round(time.Millisecond), ttl))
 		}
 	}
+	if rep.Lost > 0 {
+		rep.Violations = append(rep.Violations, fmt.Sprintf("%d acknowledged records never reached the target", rep.Lost))
+	}
 	// Secrets in no log line of the whole run (every restart included).
-	logs, _ := filepath.Glob(filepath.Join(e.logDir, "*.log"))
+	logs, _ := filepath.Glob(filepath.Join(sys.opts.LogDir, "*.log"))
 	for _, f := range logs {
 		b, err := os.ReadFile(f)
 		if err != nil {
 			continue
 		}
-		for _, secret := range []string{secretKey, workerToken} {
+		for _, secret := range []string{SecretKey, WorkerToken} {
 			if strings.Contains(string(b), secret) {
 				rep.Violations = append(rep.Violations, fmt.Sprintf("a secret appears in %s", f))
 			}
 		}
 		rep.LogBytes += int64(len(b))
 	}
-	rep.FinalState = e.state()
+	rep.FinalState = sys.State()
 	if rep.FinalState != "RUNNING" {
 		rep.Violations = append(rep.Violations, "final state "+rep.FinalState)
 	}
@@ -317,7 +334,7 @@ func TestFaults(t *testing.T) {
 	}
 	for _, f := range rep.Faults {
 		if f.Err != "" {
-			rep.Violations = append(rep.Violations, fmt.Sprintf("fault %d (%s) not recovered: %s", f.N, f.Kind, f.Err))
+			rep.Violations = append(rep.Violations, fmt.Sprintf("fault %d (%s) not recovered: %s", f.N, f.ID, f.Err))
 		}
 	}
 	rep.MinFaults = len(schedule)
@@ -335,232 +352,126 @@ func TestFaults(t *testing.T) {
 		t.Error(v)
 	}
 	if len(rep.Faults) < len(schedule) {
-		t.Errorf("only %d of %d faults ran", len(rep.Faults), len(schedule))
+		t.Errorf("only %d of %d faults ran (seed %d)", len(rep.Faults), len(schedule), seed)
 	}
 }
 
-// --- the system --------------------------------------------------------------
-
-func (e *env) start() {
-	t := e.t
-	e.logDir = envOr("FAULTS_LOG_DIR", filepath.Join(e.root, ".cache", "faults-logs"))
-	_ = os.RemoveAll(e.logDir)
-	if err := os.MkdirAll(e.logDir, 0o755); err != nil {
-		t.Fatal(err)
+func scheduleIDs(s []Kind) string {
+	out := make([]string, len(s))
+	for i, k := range s {
+		out[i] = k.ID
 	}
-	work := t.TempDir()
-	e.bin = filepath.Join(work, "replicator")
-	build := exec.Command("go", "build", "-o", e.bin, "./cmd/replicator")
-	build.Dir = e.root
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	// PostgreSQL of our own: the suite stops and restarts it.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	pg, err := pgserver.Start(ctx, pgserver.Options{Database: "faults"})
-	if err != nil {
-		t.Fatalf("PostgreSQL: %v", err)
-	}
-	e.pg = pg
-	e.base = []string{"DATABASE_URL=" + pg.URL(), "REPLICATOR_LOG_LEVEL=" + envOr("FAULTS_LOG_LEVEL", "info"),
-		"REPLICATOR_WORKER_TOKEN=" + workerToken}
-	migrate := exec.Command(e.bin, "migrate")
-	migrate.Env = proc.ChildEnv(e.base...)
-	if out, err := migrate.CombinedOutput(); err != nil {
-		t.Fatalf("migrate: %v\n%s", err, out)
-	}
-	for i := range numServe {
-		addr, err := proc.FreeAddr()
-		if err != nil {
-			t.Fatal(err)
-		}
-		e.serveAddrs[i] = addr
-		e.startServe(i)
-		e.sdks[i] = awskafka.New(awskafka.Options{Region: region, BaseEndpoint: aws.String("http://" + addr),
-			Credentials: credentials.NewStaticCredentialsProvider(accessKeyID, secretKey, ""),
-			Retryer:     aws.NopRetryer{}})
-	}
-	for i := range numWorkers {
-		e.startWorker(i)
-	}
-	e.logf("system up: PostgreSQL on %d, serve on %s and %s, %d workers; logs in %s",
-		pg.Port(), e.serveAddrs[0], e.serveAddrs[1], numWorkers, e.logDir)
+	return strings.Join(out, " ")
 }
 
-func (e *env) pgVersion() string {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	conn, err := pgx.Connect(ctx, e.pg.URL())
-	if err != nil {
-		return "?"
-	}
-	defer conn.Close(ctx)
-	var v string
-	if err := conn.QueryRow(ctx, "SHOW server_version").Scan(&v); err != nil {
-		return "?"
-	}
-	return v
-}
+// --- proxies ------------------------------------------------------------------
 
-func (e *env) startServe(i int) {
-	p, err := proc.Start(fmt.Sprintf("serve%d", i+1), e.logDir, e.bin, []string{"serve"}, proc.ChildEnv(append(e.base,
-		"REPLICATOR_LISTEN_ADDR="+e.serveAddrs[i], "REPLICATOR_REGION="+region,
-		"REPLICATOR_ACCESS_KEYS="+accessKeyID+":"+secretKey+":"+account,
-		"REPLICATOR_LEASE_TTL="+e.ttl.String(), "REPLICATOR_FAILURE_THRESHOLD=30s")...))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.serves[i] = p
-	if err := p.WaitHTTP("http://"+e.serveAddrs[i]+"/readyz", scale(60*time.Second)); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-func (e *env) startWorker(i int) {
-	e.workerGen[i]++
-	addr, err := proc.FreeAddr()
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	urls := "http://" + e.serveAddrs[0] + ",http://" + e.serveAddrs[1]
-	if i%2 == 1 {
-		urls = "http://" + e.serveAddrs[1] + ",http://" + e.serveAddrs[0]
-	}
-	p, err := proc.Start(fmt.Sprintf("worker%d", i+1), e.logDir, e.bin, []string{"worker"}, proc.ChildEnv(append(e.base,
-		"REPLICATOR_CONTROL_PLANE_URL="+urls,
-		fmt.Sprintf("REPLICATOR_WORKER_ID=fw%d-gen%d", i+1, e.workerGen[i]),
-		"REPLICATOR_WORKER_LISTEN_ADDR="+addr)...))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	e.workers[i] = p
-	if err := p.WaitHTTP("http://"+addr+"/healthz", scale(30*time.Second)); err != nil {
-		e.t.Fatal(err)
-	}
-}
-
-func (e *env) stopAll() {
-	for _, w := range e.workers {
-		if w != nil {
-			w.Stop(15 * time.Second)
-		}
-	}
-	for _, s := range e.serves {
-		if s != nil {
-			s.Stop(15 * time.Second)
-		}
-	}
-	if e.pg != nil {
-		_ = e.pg.Stop()
-	}
-}
-
-// sdk returns a client of a serve replica that answers.
-func (e *env) describe() (*awskafka.DescribeReplicatorOutput, error) {
-	var last error
-	for i := range numServe {
-		if e.serves[i] == nil || e.serves[i].Exited() {
+// startProxies puts a proxy on every broker's advertised EXTERNAL address
+// (kafka.sh KAFKA_PROXY_OFFSET) and one between each worker and each serve
+// replica (their addresses come later: the serve proxies forward to the
+// replica's address once the system has one).
+func (e *env) startProxies() {
+	e.sourceRepl, e.targetRepl = e.source, e.target
+	for _, side := range []string{"SOURCE", "TARGET"} {
+		ext, adv := e.kv["KAFKA_"+side+"_EXTERNAL"], e.kv["KAFKA_"+side+"_ADVERTISED"]
+		if ext == "" || adv == "" {
 			continue
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		d, err := e.sdks[i].DescribeReplicator(ctx, &awskafka.DescribeReplicatorInput{ReplicatorArn: &e.arn})
-		cancel()
-		if err == nil {
-			return d, nil
+		exts, advs := strings.Split(ext, ","), strings.Split(adv, ",")
+		for i := range exts {
+			p, err := Listen(fmt.Sprintf("%s broker %d", strings.ToLower(side), i+1), advs[i], exts[i])
+			if err != nil {
+				e.t.Fatalf("proxy on %s: %v", advs[i], err)
+			}
+			e.brokerProxies = append(e.brokerProxies, p)
 		}
-		last = err
+		if side == "SOURCE" {
+			e.sourceRepl = adv
+		} else {
+			e.targetRepl = adv
+		}
 	}
-	return nil, last
+	if len(e.brokerProxies) == 0 {
+		e.logf("no broker proxies (kafka.sh ran without KAFKA_PROXY_OFFSET): the worker↔broker network faults are skipped")
+	}
 }
 
-func (e *env) state() string {
-	d, err := e.describe()
-	if err != nil {
-		return "unknown (" + err.Error() + ")"
+// controlPlane is worker i's REPLICATOR_CONTROL_PLANE_URL: its own proxies
+// in front of the serve replicas, started the first time.
+func (e *env) controlPlane(i int, serveAddrs []string) string {
+	var urls []string
+	for j := range serveAddrs {
+		s := (i + j) % len(serveAddrs)
+		if e.serveProxies[i][s] == nil {
+			p, err := Listen(fmt.Sprintf("worker%d→serve%d", i+1, s+1), "127.0.0.1:0", serveAddrs[s])
+			if err != nil {
+				e.t.Fatal(err)
+			}
+			e.serveProxies[i][s] = p
+		}
+		urls = append(urls, "http://"+e.serveProxies[i][s].Addr())
 	}
-	s := string(d.ReplicatorState)
-	if d.StateInfo != nil && s != "RUNNING" {
-		s += " (" + aws.ToString(d.StateInfo.Code) + ": " + aws.ToString(d.StateInfo.Message) + ")"
-	}
-	return s
+	return strings.Join(urls, ",")
 }
 
-func (e *env) createReplicator() {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	out, err := e.sdks[0].CreateReplicator(ctx, &awskafka.CreateReplicatorInput{
-		ReplicatorName:          aws.String("faults"),
-		ServiceExecutionRoleArn: aws.String("arn:aws:iam::" + account + ":role/faults"),
-		KafkaClusters: []types.KafkaCluster{
-			{ApacheKafkaCluster: &types.ApacheKafkaCluster{ApacheKafkaClusterId: aws.String("source"), BootstrapBrokerString: aws.String(e.source)}},
-			{ApacheKafkaCluster: &types.ApacheKafkaCluster{ApacheKafkaClusterId: aws.String("target"), BootstrapBrokerString: aws.String(e.target)}},
-		},
-		ReplicationInfoList: []types.ReplicationInfo{{
-			SourceKafkaClusterId: aws.String("source"), TargetKafkaClusterId: aws.String("target"),
-			TargetCompressionType: types.TargetCompressionTypeNone,
-			TopicReplication: &types.TopicReplication{TopicsToReplicate: []string{`faults\..*`},
-				StartingPosition:                &types.ReplicationStartingPosition{Type: types.ReplicationStartingPositionTypeEarliest},
-				CopyTopicConfigurations:         aws.Bool(true),
-				CopyAccessControlListsForTopics: aws.Bool(false),
-				DetectAndCopyNewTopics:          aws.Bool(true)},
-			ConsumerGroupReplication: &types.ConsumerGroupReplication{ConsumerGroupsToReplicate: []string{`faults-.*`},
-				SynchroniseConsumerGroupOffsets: aws.Bool(true), DetectAndCopyNewConsumerGroups: aws.Bool(true)},
-		}},
-	})
-	if err != nil {
-		e.t.Fatalf("CreateReplicator: %v", err)
+func (e *env) closeProxies() {
+	for _, p := range e.brokerProxies {
+		p.Close()
 	}
-	e.arn = aws.ToString(out.ReplicatorArn)
-}
-
-func (e *env) waitTargetTopic() string {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.target))
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	deadline := time.Now().Add(scale(60 * time.Second))
-	for time.Now().Before(deadline) {
-		td, err := adm.ListTopics(context.Background())
-		if err == nil {
-			for _, n := range td.Names() {
-				if strings.HasSuffix(n, "."+topic) || n == topic {
-					return n
-				}
+	for i := range e.serveProxies {
+		for _, p := range e.serveProxies[i] {
+			if p != nil {
+				p.Close()
 			}
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
-	e.t.Fatalf("no copy of %s on the target within 60 s; state %s", topic, e.state())
-	return ""
 }
 
-// tail reads the target topic into the checker until stopped.
-func (e *env) tail(targetTopic string, chk *Checker) (stop func()) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.target), kgo.ConsumeTopics(targetTopic),
-		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
+// --- the stream ---------------------------------------------------------------
+
+func (e *env) admin(bootstrap string) (*kadm.Client, func(), error) {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(bootstrap, ",")...))
 	if err != nil {
-		e.t.Fatal(err)
+		return nil, nil, err
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for ctx.Err() == nil {
-			fs := cl.PollFetches(ctx)
-			fs.EachRecord(chk.Observe)
-		}
-	}()
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			cancel()
-			<-done
-			cl.Close()
-		})
+	return kadm.NewClient(cl), cl.Close, nil
+}
+
+func (e *env) createSourceTopic() error {
+	adm, done, err := e.admin(e.source)
+	if err != nil {
+		return err
 	}
+	defer done()
+	rf := int16(min(3, e.brokers))
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := adm.CreateTopic(ctx, e.partitions, rf, nil, topic); err != nil {
+		return fmt.Errorf("create %s: %w", topic, err)
+	}
+	return nil
+}
+
+func (e *env) startProducer(epoch int32) error {
+	p, err := NewProducer(e.source, topic, e.partitions, recordSize, e.rate, epoch)
+	if err != nil {
+		return err
+	}
+	p.Start(e.seed + uint64(epoch))
+	e.prods = append(e.prods, p)
+	return nil
+}
+
+// waitRecovered waits until the target holds every record produced so far
+// in the current epoch (handed to the producer: records it still buffers
+// while the source is down count too) and the replicator is RUNNING. It
+// returns when that held, or why it did not.
+func (e *env) waitRecovered(what string) (time.Time, string) {
+	at, err := WaitCopied(e.chk, e.epoch(), e.prod().Produced(), testutil.Scale(e.patience), e.sys.State)
+	if err != "" {
+		err = "after " + what + ": " + err
+	}
+	return at, err
 }
 
 // --- faults -------------------------------------------------------------------
@@ -572,148 +483,459 @@ func (e *env) sleepRand(minMs, maxMs int) time.Duration {
 }
 
 // inject applies one fault and undoes it; it returns what it did.
-func (e *env) inject(kind string) string {
-	t := e.t
+func (e *env) inject(kind string) (string, error) {
+	sys := e.sys
 	switch kind {
-	case "worker SIGKILL":
-		i := e.busyWorker()
-		e.workers[i].Kill()
+	case "worker-kill":
+		i := sys.BusyWorker(e.rng)
+		sys.Workers[i].Kill()
 		d := e.sleepRand(500, 3000)
-		e.startWorker(i)
-		return fmt.Sprintf("worker%d killed, restarted after %.1fs", i+1, d.Seconds())
-	case "zombie worker (SIGSTOP past its lease)":
-		i := e.busyWorker()
-		if err := e.workers[i].Pause(); err != nil {
-			t.Fatal(err)
+		return fmt.Sprintf("worker%d killed, restarted after %.1fs", i+1, d.Seconds()), sys.StartWorker(i)
+	case "zombie":
+		i := sys.BusyWorker(e.rng)
+		if err := sys.Workers[i].Pause(); err != nil {
+			return "", err
 		}
 		d := e.ttl + e.sleepRand(1000, 3000)
 		time.Sleep(e.ttl)
-		if err := e.workers[i].Resume(); err != nil {
-			t.Fatal(err)
+		return fmt.Sprintf("worker%d paused %.1fs (TTL %s), resumed", i+1, d.Seconds(), e.ttl), sys.Workers[i].Resume()
+	case "pg-kill":
+		n, err := sys.KillPostgres()
+		if err != nil {
+			return "", err
 		}
-		return fmt.Sprintf("worker%d paused %.1fs (TTL %s), resumed", i+1, d.Seconds(), e.ttl)
-	case "PostgreSQL stop/start":
-		if err := e.pg.Halt("fast"); err != nil {
-			t.Fatal(err)
+		d := e.sleepRand(2000, 8000)
+		t1 := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		err = sys.PG.Resume(ctx)
+		return fmt.Sprintf("%d processes killed, down %.1fs, crash recovery and start %.1fs", n, d.Seconds(), time.Since(t1).Seconds()), err
+	case "pg-stop":
+		if err := sys.PG.Halt("fast"); err != nil {
+			return "", err
 		}
 		d := e.sleepRand(2000, 8000)
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		if err := e.pg.Resume(ctx); err != nil {
-			t.Fatal(err)
-		}
-		return fmt.Sprintf("down %.1fs", d.Seconds())
-	case "serve replica SIGKILL":
+		return fmt.Sprintf("down %.1fs", d.Seconds()), sys.PG.Resume(ctx)
+	case "serve-kill":
 		i := e.rng.IntN(numServe)
-		e.serves[i].Kill()
+		sys.Serves[i].Kill()
 		d := e.sleepRand(1000, 4000)
-		e.startServe(i)
-		return fmt.Sprintf("serve%d killed, restarted after %.1fs", i+1, d.Seconds())
-	case "target broker restart", "source broker restart":
-		name := strings.Fields(kind)[0]
+		return fmt.Sprintf("serve%d killed, restarted after %.1fs", i+1, d.Seconds()), sys.StartServe(i)
+	case "source-restart", "target-restart":
+		name := strings.TrimSuffix(kind, "-restart")
 		t0 := time.Now()
-		e.kafka("stop", name)
+		if err := e.kafka("stop", name); err != nil {
+			return "", err
+		}
 		stopped := time.Since(t0)
 		d := e.sleepRand(1000, 3000)
 		t1 := time.Now()
-		e.kafka("start", name)
-		return fmt.Sprintf("stop %.1fs, down %.1fs, start %.1fs", stopped.Seconds(), d.Seconds(), time.Since(t1).Seconds())
-	}
-	t.Fatalf("unknown fault %q", kind)
-	return ""
-}
-
-// busyWorker picks, at random, one of the workers that hold partition
-// jobs (a worker holding none would make a fault that tests nothing).
-func (e *env) busyWorker() int {
-	var busy []int
-	for i := range numServe {
-		req, _ := http.NewRequest("GET", "http://"+e.serveAddrs[i]+"/v1/workers", nil)
-		req.Header.Set("Authorization", "Bearer "+workerToken)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			continue
+		if err := e.kafka("start", name); err != nil {
+			return "", err
 		}
-		var out struct {
-			Workers []fleet.WorkerInfo `json:"workers"`
+		started := time.Since(t1)
+		isr, err := e.waitISR(name)
+		return fmt.Sprintf("%d broker(s): stop %.1fs, down %.1fs, start %.1fs, in sync %.1fs later", e.brokers, stopped.Seconds(), d.Seconds(), started.Seconds(), isr.Seconds()), err
+	case "source-leader-kill", "target-leader-kill":
+		return e.killLeader(strings.TrimSuffix(kind, "-leader-kill"))
+	case "net-broker-drop", "net-broker-delay", "net-broker-cut":
+		if len(e.brokerProxies) == 0 {
+			return "skipped: no broker proxies", nil
 		}
-		err = json.NewDecoder(resp.Body).Decode(&out)
-		resp.Body.Close()
-		if err != nil || resp.StatusCode != 200 {
-			continue
-		}
-		for _, w := range out.Workers {
-			parts := 0
-			for _, j := range w.Jobs {
-				if j.Kind == fleet.KindPartition {
-					parts++
-				}
-			}
-			for n := range numWorkers {
-				if parts > 0 && w.ID == fmt.Sprintf("fw%d-gen%d", n+1, e.workerGen[n]) {
-					busy = append(busy, n)
-				}
+		return e.netFault(strings.TrimPrefix(kind, "net-broker-"), e.brokerProxies, "every worker↔broker connection")
+	case "net-serve-drop", "net-serve-delay", "net-serve-cut":
+		i := sys.BusyWorker(e.rng)
+		var ps []*Proxy
+		for _, p := range e.serveProxies[i] {
+			if p != nil {
+				ps = append(ps, p)
 			}
 		}
-		break
+		return e.netFault(strings.TrimPrefix(kind, "net-serve-"), ps, fmt.Sprintf("worker%d↔serve", i+1))
+	case "source-recreate":
+		return e.recreateSource()
+	case "target-delete":
+		return e.deleteTarget()
 	}
-	if len(busy) == 0 {
-		return e.rng.IntN(numWorkers)
-	}
-	sort.Ints(busy)
-	return busy[e.rng.IntN(len(busy))]
+	return "", fmt.Errorf("unknown fault %q", kind)
 }
 
-func (e *env) kafka(args ...string) {
+func (e *env) kafka(args ...string) error {
 	cmd := exec.Command("bash", append([]string{e.kafkaSh}, args...)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		e.t.Fatalf("kafka.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+		return fmt.Errorf("kafka.sh %s: %v\n%s", strings.Join(args, " "), err, out)
 	}
+	return nil
 }
 
-// waitRecovered waits until the target holds every record produced so far
-// (handed to the producer: records it still buffers while the source is
-// down count too) and the replicator is RUNNING. It returns when that held,
-// or why it did not.
-func (e *env) waitRecovered(prod *Producer, chk *Checker, what string) (time.Time, string) {
-	want := prod.Produced()
-	deadline := time.Now().Add(scale(120 * time.Second))
-	var st string
-	for {
-		if chk.CaughtUp(want) {
-			if st = e.state(); st == "RUNNING" {
-				return time.Now(), ""
+func (e *env) bootstrapOf(cluster string) string {
+	if cluster == "source" {
+		return e.source
+	}
+	return e.target
+}
+
+// killLeader SIGKILLs the broker that leads a random partition of the
+// stream's topic on cluster, waits, starts it again and waits until every
+// replica is back in sync.
+func (e *env) killLeader(cluster string) (string, error) {
+	tp := topic
+	if cluster == "target" {
+		tp = e.targetTopic
+	}
+	adm, done, err := e.admin(e.bootstrapOf(cluster))
+	if err != nil {
+		return "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	md, err := adm.Metadata(ctx, tp)
+	cancel()
+	done()
+	if err != nil {
+		return "", err
+	}
+	p := int32(e.rng.IntN(int(e.partitions)))
+	leader := md.Topics[tp].Partitions[p].Leader
+	if leader < 0 {
+		return "", fmt.Errorf("%s[%d] has no leader", tp, p)
+	}
+	node := cluster
+	if e.brokers > 1 {
+		node = fmt.Sprintf("%s%d", cluster, leader)
+	}
+	if err := e.kafka("kill", node); err != nil {
+		return "", err
+	}
+	d := e.sleepRand(1000, 4000)
+	t1 := time.Now()
+	if err := e.kafka("start", node); err != nil {
+		return "", err
+	}
+	started := time.Since(t1)
+	isr, err := e.waitISR(cluster)
+	return fmt.Sprintf("%s (leader of %s[%d]) killed, down %.1fs, start %.1fs, in sync %.1fs later", node, tp, p, d.Seconds(), started.Seconds(), isr.Seconds()), err
+}
+
+// waitISR waits until every partition of the cluster's stream topic and of
+// __consumer_offsets has all its replicas in sync, so that the next fault
+// meets a healthy cluster.
+func (e *env) waitISR(cluster string) (time.Duration, error) {
+	t0 := time.Now()
+	if e.brokers == 1 {
+		return 0, nil
+	}
+	adm, done, err := e.admin(e.bootstrapOf(cluster))
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	within := testutil.Scale(90 * time.Second)
+	var last string
+	for deadline := time.Now().Add(within); time.Now().Before(deadline); time.Sleep(250 * time.Millisecond) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		md, err := adm.Metadata(ctx)
+		cancel()
+		if err != nil {
+			last = err.Error()
+			continue
+		}
+		under := 0
+		for _, td := range md.Topics {
+			for _, pd := range td.Partitions {
+				if len(pd.ISR) < len(pd.Replicas) || pd.Leader < 0 {
+					under++
+				}
 			}
 		}
-		if time.Now().After(deadline) {
-			have := chk.Next(int32(len(want)))
-			return time.Time{}, fmt.Sprintf("after %s: not caught up within %s: target has %v of %v; state %s", what, scale(120*time.Second), have, want, st)
+		if under == 0 {
+			return time.Since(t0), nil
+		}
+		last = fmt.Sprintf("%d partitions under-replicated", under)
+	}
+	return time.Since(t0), fmt.Errorf("%s: replicas not back in sync within %s: %s", cluster, within, last)
+}
+
+// netFault applies a network fault to proxies, for a bounded time, and
+// heals them.
+func (e *env) netFault(what string, ps []*Proxy, where string) (string, error) {
+	defer func() {
+		for _, p := range ps {
+			p.Heal()
+		}
+	}()
+	switch what {
+	case "drop":
+		for _, p := range ps {
+			p.Hold(true)
+		}
+		d := e.sleepRand(2000, int(e.ttl/time.Millisecond)+4000)
+		return fmt.Sprintf("%s: nothing passed for %.1fs", where, d.Seconds()), nil
+	case "delay":
+		lat := time.Duration(100+e.rng.IntN(700)) * time.Millisecond
+		for _, p := range ps {
+			p.Delay(lat)
+		}
+		d := e.sleepRand(4000, 10000)
+		return fmt.Sprintf("%s: %s each way for %.1fs", where, lat, d.Seconds()), nil
+	case "cut":
+		cut := 0
+		for _, p := range ps {
+			p.Refuse(true)
+			cut += p.Cut()
+		}
+		d := e.sleepRand(500, 4000)
+		return fmt.Sprintf("%s: %d connections reset, new ones refused for %.1fs", where, cut, d.Seconds()), nil
+	}
+	return "", fmt.Errorf("unknown network fault %q", what)
+}
+
+// recreateSource deletes the source topic and creates it again under the
+// same name, with the stream going on in a new epoch. Before the deletion
+// the producer stops and the old incarnation is copied whole (so nothing
+// of it may be missing), and the group is stopped and its samples checked.
+// Meanwhile the workers are cut off from the brokers (the broker proxies
+// hold) until the new incarnation is longer than the old one was: a copy
+// that went on from the old incarnation's offsets would then find records
+// there, and skip those below (the silent loss of issue 11, finding 1),
+// rather than an offset out of range that resets it to the start.
+func (e *env) recreateSource() (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := e.prod().Stop(ctx); err != nil {
+		return "", fmt.Errorf("producer flush: %w", err)
+	}
+	if _, err := e.waitRecovered("stopping the producer of epoch " + strconv.Itoa(int(e.epoch()))); err != "" {
+		return "", errors.New(err)
+	}
+	old := e.epoch()
+	copied := e.chk.Next(old, e.partitions)
+	e.checkSamples()
+	if msg := e.grp.finish(e.prod().Acked()); msg != "" {
+		e.groupViol = append(e.groupViol, msg)
+	}
+	for _, p := range e.brokerProxies {
+		p.Hold(true)
+	}
+	defer func() {
+		for _, p := range e.brokerProxies {
+			p.Heal()
+		}
+	}()
+	held := time.Now()
+	adm, done, err := e.admin(e.source)
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	oldID, err := topicID(ctx, adm, topic)
+	if err != nil {
+		return "", err
+	}
+	if _, err := adm.DeleteTopic(ctx, topic); err != nil {
+		return "", fmt.Errorf("delete %s: %w", topic, err)
+	}
+	if err := waitTopicGone(ctx, adm, topic, oldID); err != nil {
+		return "", err
+	}
+	// The group's offsets were those of the deleted topic.
+	if _, err := adm.DeleteGroup(ctx, group); err != nil && !errors.Is(err, kerr.GroupIDNotFound) {
+		e.logf("deleting the group on the source: %v", err)
+	}
+	gap := e.sleepRand(0, 3000)
+	if err := e.createSourceTopic(); err != nil {
+		return "", err
+	}
+	var newID string
+	for range 50 {
+		if newID, err = topicID(ctx, adm, topic); err == nil {
+			break
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	if err := e.startProducer(old + 1); err != nil {
+		return "", err
+	}
+	// Longer than the old incarnation, at once, then the steady stream.
+	var most int64
+	for _, n := range copied {
+		most = max(most, n)
+	}
+	burst := most + int64(e.rate)/int64(e.partitions)
+	e.prod().Burst(burst)
+	if err := e.waitAcked(burst * int64(e.partitions)); err != nil {
+		return "", err
+	}
+	released := time.Since(held)
+	for _, p := range e.brokerProxies {
+		p.Heal()
+	}
+	e.grp = startGroup(e, old+1)
+	e.smp = startSampler(e)
+	// The fault is undone once the new incarnation has two more seconds
+	// of the stream: recovery means they were all copied.
+	if err := e.waitAcked(burst*int64(e.partitions) + int64(e.rate)*2); err != nil {
+		return "", err
+	}
+	how := fmt.Sprintf("workers cut off from the brokers for %.1fs meanwhile", released.Seconds())
+	if len(e.brokerProxies) == 0 {
+		how = "workers not cut off (no broker proxies)"
+	}
+	return fmt.Sprintf("epoch %d (%v records copied, all) deleted; re-created after %.1fs (topic ID %s → %s) with %d records per partition of epoch %d at once, %s",
+		old, copied, gap.Seconds(), short(oldID), short(newID), burst, old+1, how), nil
+}
+
+// waitAcked waits until the current producer has n records acknowledged.
+func (e *env) waitAcked(n int64) error {
+	deadline := time.Now().Add(testutil.Scale(60 * time.Second))
+	for {
+		var got int64
+		for _, a := range e.prod().Acked() {
+			got += a
+		}
+		if got >= n {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			f, last := e.prod().Failures()
+			return fmt.Errorf("epoch %d: %d of %d records acknowledged within 60 s, %d refused (%s)", e.epoch(), got, n, f, last)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// deleteTarget deletes the target topic while the replicator runs. The
+// producer pauses until the checker has seen every record (so the copies
+// the deletion takes count as arrived), the samples of the group so far
+// are checked, then the topic goes and the stream resumes at once.
+func (e *env) deleteTarget() (string, error) {
+	p := e.prod()
+	p.Pause()
+	defer p.Resume()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := p.Flush(ctx); err != nil {
+		return "", fmt.Errorf("producer flush: %w", err)
+	}
+	if _, err := e.waitRecovered("pausing the producer"); err != "" {
+		return "", errors.New(err)
+	}
+	copied := e.chk.Next(e.epoch(), e.partitions)
+	e.checkSamples()
+	e.stopTail()
+	adm, done, err := e.admin(e.target)
+	if err != nil {
+		return "", err
+	}
+	defer done()
+	oldID, err := topicID(ctx, adm, e.targetTopic)
+	if err != nil {
+		return "", err
+	}
+	if _, err := adm.DeleteTopic(ctx, e.targetTopic); err != nil {
+		return "", fmt.Errorf("delete %s: %w", e.targetTopic, err)
+	}
+	if err := waitTopicGone(ctx, adm, e.targetTopic, oldID); err != nil {
+		return "", err
+	}
+	e.chk.ResetTarget()
+	if e.stopTail, err = Tail(e.target, e.targetTopic, e.chk); err != nil {
+		return "", err
+	}
+	e.smp = startSampler(e)
+	// The stream resumes at once; the fault is undone once two more
+	// seconds of it were acknowledged: recovery means the copy went on
+	// from the checkpoint into a re-created topic and holds them all.
+	var before int64
+	for _, n := range copied {
+		before += n
+	}
+	p.Resume()
+	if err := e.waitAcked(before + int64(e.rate)*2); err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("%s (ID %s) deleted with %v records copied; the stream resumed at once", e.targetTopic, short(oldID), copied), nil
+}
+
+func short(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
+}
+
+func topicID(ctx context.Context, adm *kadm.Client, name string) (string, error) {
+	td, err := adm.ListTopics(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	d, ok := td[name]
+	if !ok || d.Err != nil {
+		return "", fmt.Errorf("topic %s: not found (%v)", name, d.Err)
+	}
+	return d.ID.String(), nil
+}
+
+// waitTopicGone waits until the metadata no longer shows the topic with
+// the old ID (it may already be back under a new one), five times in a
+// row: the requests go to any broker, and every broker must have seen the
+// deletion before the suite reads the topic again.
+func waitTopicGone(ctx context.Context, adm *kadm.Client, name, oldID string) error {
+	for gone := 0; ; {
+		id, err := topicID(ctx, adm, name)
+		if err != nil || id != oldID {
+			if gone++; gone == 5 {
+				return nil
+			}
+		} else {
+			gone = 0
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s still there after its deletion: %w", name, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// checkSamples stops the sampler and checks what it collected against the
+// copies the checker saw.
+func (e *env) checkSamples() {
+	if e.smp == nil {
+		return
+	}
+	e.smp.stop()
+	s := e.smp.samples()
+	e.groupChecks += len(s)
+	e.groupViol = append(e.groupViol, e.chk.CheckGroup(s)...)
+	e.smp = nil
 }
 
 // --- the consumer group ------------------------------------------------------------
 
-// groupConsumer consumes the source topic in the group and commits what it
-// consumed every second; committed holds what the source acknowledged.
+// groupConsumer consumes the source topic (epoch) in the group and commits
+// what it consumed every second; committed holds what the source
+// acknowledged.
 type groupConsumer struct {
+	epoch     int32
 	cl        *kgo.Client
 	mu        sync.Mutex
 	committed map[int32]int64
 	cancel    context.CancelFunc
 	done      chan struct{}
+	stopped   sync.Once
 }
 
-func startGroup(e *env, partitions int32) *groupConsumer {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.source), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
+func startGroup(e *env, epoch int32) *groupConsumer {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(e.source, ",")...), kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic),
 		kgo.DisableAutoCommit(), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.FetchMaxWait(200*time.Millisecond))
 	if err != nil {
 		e.t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	g := &groupConsumer{cl: cl, committed: map[int32]int64{}, cancel: cancel, done: make(chan struct{})}
+	g := &groupConsumer{epoch: epoch, cl: cl, committed: map[int32]int64{}, cancel: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(g.done)
 		last := time.Now()
@@ -764,7 +986,7 @@ func (g *groupConsumer) snapshot() map[int32]int64 {
 // and stops it. It returns what is missing, if anything.
 func (g *groupConsumer) finish(acked []int64) string {
 	defer g.stop()
-	deadline := time.Now().Add(scale(60 * time.Second))
+	deadline := time.Now().Add(testutil.Scale(60 * time.Second))
 	for {
 		c := g.snapshot()
 		var short []string
@@ -777,16 +999,18 @@ func (g *groupConsumer) finish(acked []int64) string {
 			return ""
 		}
 		if time.Now().After(deadline) {
-			return "the test's consumer group did not consume everything on the source within 60 s: " + strings.Join(short, ", ")
+			return fmt.Sprintf("the test's consumer group did not consume everything of epoch %d on the source within 60 s: %s", g.epoch, strings.Join(short, ", "))
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
 }
 
 func (g *groupConsumer) stop() {
-	g.cancel()
-	<-g.done
-	g.cl.Close()
+	g.stopped.Do(func() {
+		g.cancel()
+		<-g.done
+		g.cl.Close()
+	})
 }
 
 // sampler reads the group's translated offsets on the target twice a
@@ -798,8 +1022,9 @@ type sampler struct {
 	done   chan struct{}
 }
 
-func startSampler(e *env, g *groupConsumer, partitions int32) *sampler {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.target))
+func startSampler(e *env) *sampler {
+	g := e.grp
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(e.target, ",")...))
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -819,7 +1044,7 @@ func startSampler(e *env, g *groupConsumer, partitions int32) *sampler {
 				s.mu.Lock()
 				resp.Each(func(o kadm.OffsetResponse) {
 					if o.Err == nil && strings.HasSuffix(o.Topic, topic) && o.At >= 0 {
-						s.out = append(s.out, GroupSample{At: at, Partition: o.Partition, TargetOffset: o.At, SourceCommitted: committed[o.Partition]})
+						s.out = append(s.out, GroupSample{At: at, Epoch: g.epoch, Partition: o.Partition, TargetOffset: o.At, SourceCommitted: committed[o.Partition]})
 					}
 				})
 				s.mu.Unlock()
@@ -844,22 +1069,22 @@ func (s *sampler) samples() []GroupSample {
 // waitGroupFinal waits for the group's target offsets to reach the end of
 // the target partitions (the group consumed everything on the source) and
 // describes where they ended.
-func (e *env) waitGroupFinal(chk *Checker, partitions int32) (string, bool) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(e.target))
+func (e *env) waitGroupFinal() (string, bool) {
+	adm, done, err := e.admin(e.target)
 	if err != nil {
 		return err.Error(), false
 	}
-	defer cl.Close()
-	adm := kadm.NewClient(cl)
-	deadline := time.Now().Add(scale(60 * time.Second))
+	defer done()
+	within := testutil.Scale(min(60*time.Second, e.patience))
+	deadline := time.Now().Add(within)
 	var last string
 	for {
 		resp, err := adm.FetchOffsets(context.Background(), group)
 		if err == nil {
 			exact, total := 0, 0
 			var parts []string
-			for p := range partitions {
-				end := chk.EndOffset(p)
+			for p := range e.partitions {
+				end := e.chk.EndOffset(p)
 				total++
 				o := int64(-1)
 				resp.Each(func(r kadm.OffsetResponse) {
@@ -878,7 +1103,7 @@ func (e *env) waitGroupFinal(chk *Checker, partitions int32) (string, bool) {
 			}
 		}
 		if time.Now().After(deadline) {
-			return last + " after 60 s", false
+			return fmt.Sprintf("%s after %s", last, within), false
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
