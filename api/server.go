@@ -64,12 +64,22 @@ type Config struct {
 	WorkerToken string
 	// LeaseTTL is the lease time-to-live granted to workers.
 	LeaseTTL time.Duration
+	// MaxConcurrentAcquires bounds the acquire requests the worker API
+	// serves at once; the excess is answered at once with a retryable 503
+	// (Retry-After), so that acquires never starve heartbeats (0: 4).
+	MaxConcurrentAcquires int
+	// QuotaTopics and QuotaPartitions bound the source topics and
+	// partitions discovery turns into jobs per replicator,
+	// QuotaAccountPartitions the partitions of all of an account's
+	// replicators (0: 750, 10,000 and 50,000).
+	QuotaTopics, QuotaPartitions, QuotaAccountPartitions int
 }
 
 type server struct {
 	Config
 	metrics      *apiMetrics
 	fleetMetrics *fleetMetrics
+	acquireSlots chan struct{} // admission of acquires (see MaxConcurrentAcquires)
 }
 
 // NewServer returns the control plane's HTTP handler.
