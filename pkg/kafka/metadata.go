@@ -38,6 +38,7 @@ type metaTask struct {
 	createdACLs     map[string]aclEntry
 	knownGroups     map[string]bool
 	matched         []string
+	topicIDs        map[string]string // source topic → topic ID, from the last discovery
 }
 
 type aclEntry struct {
@@ -146,12 +147,14 @@ func (t *metaTask) discover(cl *clients) error {
 	t.r.mu.Unlock()
 	var matched []string
 	counts := map[string]int{}
+	t.topicIDs = map[string]string{}
 	for name, d := range td {
 		if d.Err != nil || d.IsInternal || !flow.CopiesTopic(name) {
 			continue
 		}
 		matched = append(matched, name)
 		counts[name] = len(d.Partitions)
+		t.topicIDs[name] = d.ID.String()
 	}
 	sort.Strings(matched)
 	t.matched = matched
@@ -159,7 +162,7 @@ func (t *metaTask) discover(cl *clients) error {
 	t.r.e.cfg.Metrics.topics.WithLabelValues(name, account).Set(float64(len(matched)))
 	var fp strings.Builder
 	for _, n := range matched {
-		fmt.Fprintf(&fp, "%s:%d,", n, counts[n])
+		fmt.Fprintf(&fp, "%s:%d:%s,", n, counts[n], t.topicIDs[n])
 	}
 	// Report first: partition jobs make sure of their own target topic, so
 	// a source with many new topics starts copying without waiting for the
@@ -206,7 +209,7 @@ func (t *metaTask) report(ctx context.Context, cl *clients, fp string, version i
 			return fmt.Errorf("listing source offsets: %w", err)
 		}
 		for _, n := range matched {
-			ti := fleet.TopicInfo{Name: n}
+			ti := fleet.TopicInfo{Name: n, ID: t.topicIDs[n]}
 			for p := range int32(counts[n]) {
 				s, _ := starts.Lookup(n, p)
 				e, _ := ends.Lookup(n, p)
