@@ -69,7 +69,7 @@ func (s *server) mountFleet(r chi.Router) {
 	s.Registry.MustRegister(&fleetCollector{s: s})
 	n := s.MaxConcurrentAcquires
 	if n <= 0 {
-		n = defaultConcurrentAcquires
+		n = DefaultConcurrentAcquires
 	}
 	s.acquireSlots = make(chan struct{}, n)
 	r.Group(func(r chi.Router) {
@@ -134,11 +134,11 @@ func (s *server) internalLimit(limit int64, h func(w http.ResponseWriter, r *htt
 	}
 }
 
-// defaultConcurrentAcquires is how many acquires the worker API serves at
+// DefaultConcurrentAcquires is how many acquires the worker API serves at
 // once by default. An acquire looks at every job; a few at a time grant
 // thousands of leases a second, and more only queue in PostgreSQL behind
 // (and in front of) the heartbeats.
-const defaultConcurrentAcquires = 4
+const DefaultConcurrentAcquires = 4
 
 // shedRetryAfter is what a shed acquire is told to wait.
 const shedRetryAfter = time.Second

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/openreplicator/replicator/api"
 )
 
 // heartbeatGoal is the goal for heartbeat requests per second.
@@ -36,8 +38,13 @@ func (r *Result) Markdown() string {
 	p("Machine: %s. PostgreSQL %s (%s); the control plane's store pool has %d connections. "+
 		"The control plane (worker API and scheduler, in this process), the %d simulated workers (in this process, through HTTP on loopback) "+
 		"and PostgreSQL all share these CPUs.\n\n", r.Machine, r.PGVersion, where, r.PoolMax, c.Workers)
-	p("Lease TTL %s; heartbeat phases: %s measured after %s of warm-up; reports carry a checkpoint%s and a progress object per partition.\n\n",
-		c.TTL, c.Duration, c.Warmup, map[bool]string{true: ", a target checkpoint (offset mapping)", false: ""}[c.Mappings])
+	acq := c.MaxConcurrentAcquires
+	if acq <= 0 {
+		acq = api.DefaultConcurrentAcquires
+	}
+	p("Lease TTL %s; heartbeat phases: %s measured after %s of warm-up; reports carry a checkpoint%s and a progress object per partition. "+
+		"The control plane serves %d acquires at once and sheds the rest (503, Retry-After).\n\n",
+		c.TTL, c.Duration, c.Warmup, map[bool]string{true: ", a target checkpoint (offset mapping)", false: ""}[c.Mappings], acq)
 
 	p("| metric | measured | goal | met? |\n|---|---|---|---|\n")
 	if g := r.Grant; g != nil {

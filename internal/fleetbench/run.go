@@ -63,6 +63,9 @@ type Config struct {
 	Vacuum       bool
 	DatabaseURL  string
 	PoolMaxConns int // 0: the store's default, as `replicator serve`
+	// MaxConcurrentAcquires is the control plane's admission limit on
+	// acquires (0: its default, as `replicator serve`).
+	MaxConcurrentAcquires int
 	PGStats      bool
 	PGSettings   []string
 	// PGLog, if set, receives the throwaway server's log (deadlocks, lock

@@ -496,7 +496,7 @@ func (s *Store) TryLead(ctx context.Context, role, holder string, ttl time.Durat
 
 // ExpireLeases frees jobs whose lease has expired and returns how many.
 func (s *Store) ExpireLeases(ctx context.Context) (int, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET last_owner = owner, owner = NULL, lease_expires_at = NULL, revoke = false
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET last_owner = owner, owner = NULL, lease_expires_at = NULL, lease_token = NULL, revoke = false
 		WHERE id IN (SELECT id FROM jobs WHERE owner IS NOT NULL AND lease_expires_at < statement_timestamp()
 			ORDER BY id FOR UPDATE SKIP LOCKED)`)
 	return int(tag.RowsAffected()), err
