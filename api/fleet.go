@@ -135,13 +135,37 @@ func (s *server) internalLimit(limit int64, h func(w http.ResponseWriter, r *htt
 }
 
 // DefaultConcurrentAcquires is how many acquires the worker API serves at
-// once by default. An acquire looks at every job; a few at a time grant
-// thousands of leases a second, and more only queue in PostgreSQL behind
-// (and in front of) the heartbeats.
-const DefaultConcurrentAcquires = 4
+// once by default (half of the store's default pool). An acquire looks at
+// every job; a few at a time keep PostgreSQL busy, and more only queue in
+// it beside the heartbeats.
+const DefaultConcurrentAcquires = 8
 
 // shedRetryAfter is what a shed acquire is told to wait.
 const shedRetryAfter = time.Second
+
+// acquireQueueWait is how long an acquire may wait for a free slot before
+// it is shed: a burst queues briefly instead of sending most workers away
+// for a second, and the queue stays short.
+const acquireQueueWait = 250 * time.Millisecond
+
+// admitAcquire takes an acquire slot, waiting at most acquireQueueWait.
+func (s *server) admitAcquire(ctx context.Context) bool {
+	select {
+	case s.acquireSlots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(acquireQueueWait)
+	defer t.Stop()
+	select {
+	case s.acquireSlots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
 
 // shed answers an acquire that is over the admission limit: a retryable
 // 503 ServiceUnavailableException with Retry-After, at once and without a
@@ -171,15 +195,14 @@ func (s *server) handleAcquire(w http.ResponseWriter, r *http.Request, body []by
 	if err := validWorkerID(req.WorkerID); err != nil {
 		return err
 	}
-	// Admission: a bounded number of acquires at once; the excess is shed
-	// (heartbeats are never limited).
-	select {
-	case s.acquireSlots <- struct{}{}:
-		defer func() { <-s.acquireSlots }()
-	default:
+	// Admission: a bounded number of acquires at once; one that finds no
+	// free slot within acquireQueueWait is shed (heartbeats are never
+	// limited).
+	if !s.admitAcquire(r.Context()) {
 		s.shed(w)
 		return nil
 	}
+	defer func() { <-s.acquireSlots }()
 	leases, stats, err := s.Fleet.Acquire(r.Context(), req.WorkerID, req.Info, req.Max, s.LeaseTTL)
 	if err != nil {
 		return err

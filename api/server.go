@@ -65,8 +65,9 @@ type Config struct {
 	// LeaseTTL is the lease time-to-live granted to workers.
 	LeaseTTL time.Duration
 	// MaxConcurrentAcquires bounds the acquire requests the worker API
-	// serves at once; the excess is answered at once with a retryable 503
-	// (Retry-After), so that acquires never starve heartbeats (0: 4).
+	// serves at once; one that waits for a slot longer than a quarter of a
+	// second is answered with a retryable 503 (Retry-After), so that
+	// acquires never starve heartbeats (0: 8).
 	MaxConcurrentAcquires int
 	// QuotaTopics and QuotaPartitions bound the source topics and
 	// partitions discovery turns into jobs per replicator,

@@ -43,7 +43,7 @@ func (r *Result) Markdown() string {
 		acq = api.DefaultConcurrentAcquires
 	}
 	p("Lease TTL %s; heartbeat phases: %s measured after %s of warm-up; reports carry a checkpoint%s and a progress object per partition. "+
-		"The control plane serves %d acquires at once and sheds the rest (503, Retry-After).\n\n",
+		"The control plane serves %d acquires at once and sheds those that wait for a slot over 250 ms (503, Retry-After).\n\n",
 		c.TTL, c.Duration, c.Warmup, map[bool]string{true: ", a target checkpoint (offset mapping)", false: ""}[c.Mappings], acq)
 
 	p("| metric | measured | goal | met? |\n|---|---|---|---|\n")

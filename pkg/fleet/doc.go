@@ -72,13 +72,13 @@
 // renews nothing and comes back as lost; the others are not affected.
 //
 // Heartbeats are never starved: the control plane serves a bounded number
-// of acquires at once and answers the excess at once with a retryable 503
-// ServiceUnavailableException and Retry-After (counted in
+// of acquires at once; one that finds no free slot within a quarter of a
+// second is answered with a retryable 503 ServiceUnavailableException and Retry-After (counted in
 // replicator_worker_acquires_shed_total); a worker asks again after
 // Retry-After plus up to half of it. Heartbeats and releases run on
-// PostgreSQL connections reserved for them, and acquires take at most a
-// quarter of the others, so neither a burst of acquires nor API reads make
-// a live worker's renewal wait for a connection.
+// PostgreSQL connections reserved for them, and acquires take at most half
+// of the others, so neither a burst of acquires nor API reads make a live
+// worker's renewal wait for a connection.
 //
 // # Job errors and notices
 //

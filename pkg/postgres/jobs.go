@@ -41,9 +41,9 @@ func (s *Store) Acquire(ctx context.Context, worker string, info map[string]stri
 		out   []fleet.Lease
 		stats AcquireStats
 	)
-	// At most a quarter of the connections acquire at once: the rest stay
-	// free for heartbeats and the API (the worker API sheds the excess
-	// before it gets here; see api).
+	// At most half of the connections acquire at once: the rest stay free
+	// for the API and the scheduler (heartbeats have their own; the worker
+	// API sheds the excess before it gets here, see api).
 	if s.acquiring != nil {
 		select {
 		case s.acquiring <- struct{}{}:
