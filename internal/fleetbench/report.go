@@ -219,8 +219,9 @@ func (r *Result) Markdown() string {
 		c.SmallLeases, c.SmallLeases)
 	p("- In the failover phase each simulated worker runs one loop: a select over the acquire ticker and the heartbeat timer, so a slow " +
 		"acquire delays the next heartbeat (workers.Worker runs them on two goroutines; the benchmark keeps the harder case).\n")
-	p("- The control plane serves a bounded number of acquires at once and sheds the rest (503 ServiceUnavailableException with " +
-		"Retry-After); a shed worker asks again after Retry-After plus up to half of it, as workers.Worker does. Shed acquires are counted, not errors.\n")
+	p("- The control plane serves a bounded number of acquires at once and sheds those that find no free slot within 250 ms (503 " +
+		"ServiceUnavailableException with Retry-After); a shed worker asks again after Retry-After plus up to half of it, as workers.Worker does. " +
+		"Shed acquires are counted, not errors. Heartbeats and releases use a second pool of as many connections, reserved for them.\n")
 	p("- Failover is measured from the kill, so it includes the part of the TTL left since the victim's last renewal (up to one heartbeat interval less than the TTL) " +
 		"and the other workers' acquire interval (500 ms).\n")
 	return b.String()
