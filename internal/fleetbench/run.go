@@ -66,8 +66,8 @@ type Config struct {
 	// MaxConcurrentAcquires is the control plane's admission limit on
 	// acquires (0: its default, as `replicator serve`).
 	MaxConcurrentAcquires int
-	PGStats      bool
-	PGSettings   []string
+	PGStats               bool
+	PGSettings            []string
 	// PGLog, if set, receives the throwaway server's log (deadlocks, lock
 	// waits with -pg-setting log_lock_waits=on).
 	PGLog io.Writer
