@@ -3,8 +3,11 @@ package api
 import (
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -24,7 +27,7 @@ type FleetStore interface {
 	Acquire(ctx context.Context, worker string, info map[string]string, max int, ttl time.Duration) ([]fleet.Lease, postgres.AcquireStats, error)
 	Heartbeat(ctx context.Context, worker string, reports []fleet.JobReport, ttl time.Duration) (postgres.HeartbeatResult, error)
 	Release(ctx context.Context, worker string, reports []fleet.JobReport, leaving bool) (int, error)
-	ReportTopology(ctx context.Context, t fleet.Topology) (added, removed int, err error)
+	ReportTopology(ctx context.Context, t fleet.Topology, q postgres.TopologyQuotas) (postgres.TopologyResult, error)
 	ReplicatorSpec(ctx context.Context, id string) (*fleet.ReplicatorSpec, error)
 	Workers(ctx context.Context, ttl time.Duration) ([]fleet.WorkerInfo, error)
 	Jobs(ctx context.Context, replicatorID string) ([]postgres.JobStatus, error)
@@ -34,7 +37,7 @@ type FleetStore interface {
 }
 
 type fleetMetrics struct {
-	granted, moved, heartbeats, renewals, released prometheus.Counter
+	granted, moved, heartbeats, renewals, released, shed, refused prometheus.Counter
 }
 
 func newFleetMetrics(reg prometheus.Registerer) *fleetMetrics {
@@ -49,6 +52,10 @@ func newFleetMetrics(reg prometheus.Registerer) *fleetMetrics {
 		heartbeats: c("replicator_worker_heartbeats_total", "Worker heartbeat requests answered."),
 		renewals:   c("replicator_lease_renewals_total", "Leases renewed by heartbeats."),
 		released:   c("replicator_leases_released_total", "Leases released by workers (graceful stop, revoke)."),
+		shed: c("replicator_worker_acquires_shed_total",
+			"Acquire requests answered 503 (retry later) because the maximum of concurrent acquires was reached: load shed so that heartbeats are never starved."),
+		refused: c("replicator_job_reports_refused_total",
+			"Job reports in heartbeats refused as invalid (their leases count as lost; the other reports of the request are not affected)."),
 	}
 }
 
@@ -60,12 +67,17 @@ func (s *server) mountFleet(r chi.Router) {
 	}
 	s.fleetMetrics = newFleetMetrics(s.Registry)
 	s.Registry.MustRegister(&fleetCollector{s: s})
+	n := s.MaxConcurrentAcquires
+	if n <= 0 {
+		n = DefaultConcurrentAcquires
+	}
+	s.acquireSlots = make(chan struct{}, n)
 	r.Group(func(r chi.Router) {
 		r.Use(s.requireWorkerToken)
 		r.Post("/internal/v1/acquire", s.internal(s.handleAcquire))
 		r.Post("/internal/v1/heartbeat", s.internal(s.handleHeartbeat))
 		r.Post("/internal/v1/release", s.internal(s.handleRelease))
-		r.Post("/internal/v1/topology", s.internal(s.handleTopology))
+		r.Post("/internal/v1/topology", s.internalLimit(maxTopologyBytes, s.handleTopology))
 		r.Get("/internal/v1/replicators/{id}", s.internal(s.handleSpec))
 		r.Get("/internal/v1/replicators/{id}/mappings", s.internal(s.handleMappings))
 		r.Get("/v1/workers", s.internal(s.handleWorkers))
@@ -92,8 +104,27 @@ func (s *server) requireWorkerToken(next http.Handler) http.Handler {
 
 // internal adapts a worker-API handler: body limit, decode, error mapping.
 func (s *server) internal(h func(w http.ResponseWriter, r *http.Request, body []byte) error) http.HandlerFunc {
+	return s.internalLimit(maxBodyBytes, h)
+}
+
+// maxTopologyBytes bounds a topology report: a replicator's matched topics
+// and partitions (about 60 bytes a partition) do not fit the 1 MiB of the
+// other requests once they number tens of thousands, and the quotas can
+// only be applied to a report that is read.
+const maxTopologyBytes = 32 << 20
+
+// internalLimit is internal with a body limit of limit bytes.
+func (s *server) internalLimit(limit int64, h func(w http.ResponseWriter, r *http.Request, body []byte) error) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		body, err := readBody(w, r)
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				err = replicator.Invalid("body", "the request body is larger than %d bytes", limit)
+			} else {
+				err = replicator.Invalid("body", "the request body could not be read")
+			}
+		}
 		if err == nil {
 			err = h(w, r, body)
 		}
@@ -101,6 +132,52 @@ func (s *server) internal(h func(w http.ResponseWriter, r *http.Request, body []
 			writeError(w, r, s.Logger, err)
 		}
 	}
+}
+
+// DefaultConcurrentAcquires is how many acquires the worker API serves at
+// once by default (half of the store's default pool). An acquire looks at
+// every job; a few at a time keep PostgreSQL busy, and more only queue in
+// it beside the heartbeats.
+const DefaultConcurrentAcquires = 8
+
+// shedRetryAfter is what a shed acquire is told to wait.
+const shedRetryAfter = time.Second
+
+// acquireQueueWait is how long an acquire may wait for a free slot before
+// it is shed: a burst queues briefly instead of sending most workers away
+// for a second, and the queue stays short.
+const acquireQueueWait = 250 * time.Millisecond
+
+// admitAcquire takes an acquire slot, waiting at most acquireQueueWait.
+func (s *server) admitAcquire(ctx context.Context) bool {
+	select {
+	case s.acquireSlots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(acquireQueueWait)
+	defer t.Stop()
+	select {
+	case s.acquireSlots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// shed answers an acquire that is over the admission limit: a retryable
+// 503 ServiceUnavailableException with Retry-After, at once and without a
+// log line (the metric counts them).
+func (s *server) shed(w http.ResponseWriter) {
+	s.fleetMetrics.shed.Inc()
+	h := w.Header()
+	h.Set("Retry-After", strconv.Itoa(int(shedRetryAfter/time.Second)))
+	h.Set("X-Amzn-ErrorType", "ServiceUnavailableException")
+	h.Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusServiceUnavailable)
+	_ = json.NewEncoder(w).Encode(errorBody{Message: "too many acquire requests at once; retry after the time in Retry-After"})
 }
 
 func validWorkerID(id string) error {
@@ -118,6 +195,14 @@ func (s *server) handleAcquire(w http.ResponseWriter, r *http.Request, body []by
 	if err := validWorkerID(req.WorkerID); err != nil {
 		return err
 	}
+	// Admission: a bounded number of acquires at once; one that finds no
+	// free slot within acquireQueueWait is shed (heartbeats are never
+	// limited).
+	if !s.admitAcquire(r.Context()) {
+		s.shed(w)
+		return nil
+	}
+	defer func() { <-s.acquireSlots }()
 	leases, stats, err := s.Fleet.Acquire(r.Context(), req.WorkerID, req.Info, req.Max, s.LeaseTTL)
 	if err != nil {
 		return err
@@ -142,6 +227,14 @@ func (s *server) handleHeartbeat(w http.ResponseWriter, r *http.Request, body []
 	res, err := s.Fleet.Heartbeat(r.Context(), req.WorkerID, req.Jobs, s.LeaseTTL)
 	if err != nil {
 		return err
+	}
+	if len(res.Refused) > 0 {
+		s.fleetMetrics.refused.Add(float64(len(res.Refused)))
+		for id, why := range res.Refused {
+			s.Logger.Warn("api: job reports refused; their leases count as lost", "worker", req.WorkerID,
+				"reports", len(res.Refused), "job", id, "reason", why)
+			break
+		}
 	}
 	s.fleetMetrics.heartbeats.Inc()
 	s.fleetMetrics.renewals.Add(float64(len(res.Renewed)))
@@ -172,10 +265,16 @@ func (s *server) handleRelease(w http.ResponseWriter, r *http.Request, body []by
 // is at most about 2.7 kB).
 const maxTopicName = 249
 
+// maxTopicID bounds topic IDs (Kafka's are 22 characters of base64).
+const maxTopicID = 64
+
 func validTopology(t *fleet.Topology) error {
 	for _, ti := range t.Topics {
 		if ti.Name == "" || len(ti.Name) > maxTopicName {
 			return replicator.Invalid("topics.name", "topic names must be 1 to %d characters", maxTopicName)
+		}
+		if len(ti.ID) > maxTopicID {
+			return replicator.Invalid("topics.id", "topic IDs must be at most %d characters", maxTopicID)
 		}
 		for _, p := range ti.Partitions {
 			if p.Partition < 0 {
@@ -197,17 +296,25 @@ func (s *server) handleTopology(w http.ResponseWriter, r *http.Request, body []b
 	if err := validTopology(&t); err != nil {
 		return err
 	}
-	added, removed, err := s.Fleet.ReportTopology(r.Context(), t)
+	res, err := s.Fleet.ReportTopology(r.Context(), t, postgres.TopologyQuotas{
+		Topics: s.QuotaTopics, Partitions: s.QuotaPartitions, AccountPartitions: s.QuotaAccountPartitions})
 	if errors.Is(err, postgres.ErrLeaseLost) {
 		return &replicator.Error{Kind: replicator.KindConflict, Param: "jobId", Message: "the lease on this job is lost"}
 	}
 	if err != nil {
 		return err
 	}
-	if added+removed > 0 {
-		s.Logger.Info("api: topology changed", "job", t.JobID, "partitions_added", added, "partitions_removed", removed)
+	if res.Added+res.Removed > 0 {
+		s.Logger.Info("api: topology changed", "job", t.JobID, "partitions_added", res.Added, "partitions_removed", res.Removed)
 	}
-	encode(w, http.StatusOK, map[string]int{"added": added, "removed": removed})
+	if len(res.Recreated) > 0 {
+		s.Logger.Warn("api: source topics were deleted and created again; copying them anew from their earliest offsets",
+			"job", t.JobID, "topics", res.Recreated)
+	}
+	if res.Error != nil {
+		s.Logger.Info("api: topology over quota", "job", t.JobID, "code", res.Error.Code, "message", res.Error.Message)
+	}
+	encode(w, http.StatusOK, fleet.TopologyResponse{Added: res.Added, Removed: res.Removed, Error: res.Error})
 	return nil
 }
 

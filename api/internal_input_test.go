@@ -114,6 +114,9 @@ func TestWorkerAPIAuthAndBadBodies(t *testing.T) {
 				switch {
 				case authName != "right":
 					wantJSONError(t, what, status, header, b, 401, "UnauthorizedException", "")
+				case bodyName == "huge" && ep.path == "/internal/v1/topology":
+					// Topology reports may be larger (32 MiB); 2 MiB of blanks is an empty body.
+					wantJSONError(t, what, status, header, b, 400, "BadRequestException", "workerId")
 				case bodyName == "huge":
 					wantJSONError(t, what, status, header, b, 400, "BadRequestException", "body")
 				case ep.post && (bodyName == "null" || bodyName == "{}"):
@@ -168,7 +171,7 @@ func TestTopologyReportLimits(t *testing.T) {
 	var acq struct {
 		Leases []struct {
 			JobID, Epoch, SpecVersion int64
-			Kind                      string
+			Kind, Token               string
 		}
 	}
 	if err := json.Unmarshal(b, &acq); st != 200 || err != nil || len(acq.Leases) != 1 || acq.Leases[0].Kind != "metadata" {
@@ -176,7 +179,7 @@ func TestTopologyReportLimits(t *testing.T) {
 	}
 	l := acq.Leases[0]
 	report := func(topics string) (int, http.Header, []byte) {
-		body := fmt.Sprintf(`{"workerId":"w","jobId":%d,"epoch":%d,"specVersion":%d,"topics":%s}`, l.JobID, l.Epoch, l.SpecVersion, topics)
+		body := fmt.Sprintf(`{"workerId":"w","jobId":%d,"epoch":%d,"token":%q,"specVersion":%d,"topics":%s}`, l.JobID, l.Epoch, l.Token, l.SpecVersion, topics)
 		return rawHTTP(t, e.url, "POST", "/internal/v1/topology", auth, []byte(body))
 	}
 	// Incompressible, so that PostgreSQL cannot squeeze it into an index entry.

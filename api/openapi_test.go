@@ -675,6 +675,8 @@ var wireSchemas = []struct {
 	{"Topology", "fleet.Topology", nil, false},
 	{"TopicInfo", "fleet.TopicInfo", nil, false},
 	{"PartitionInfo", "fleet.PartitionInfo", nil, false},
+	{"TopologyResponse", "fleet.TopologyResponse", nil, true},
+	{"Notice", "fleet.Notice", nil, false},
 	{"ReplicatorSpec", "fleet.ReplicatorSpec", nil, true},
 	{"WorkerInfo", "fleet.WorkerInfo", nil, true},
 	{"HeldJob", "fleet.HeldJob", nil, true},
@@ -684,7 +686,7 @@ var wireSchemas = []struct {
 
 // notWireSchemas are object schemas with no wire struct (the handler
 // encodes a map).
-var notWireSchemas = []string{"HealthStatus", "Tags", "ListWorkersResponse", "ReleaseResponse", "TopologyResponse"}
+var notWireSchemas = []string{"HealthStatus", "Tags", "ListWorkersResponse", "ReleaseResponse"}
 
 // fleetWireTypes are the structs of package fleet, the worker API's wire
 // types. Their json members are read by reflection; every struct declared in
@@ -702,6 +704,8 @@ var fleetWireTypes = []reflect.Type{
 	reflect.TypeFor[fleet.Topology](),
 	reflect.TypeFor[fleet.TopicInfo](),
 	reflect.TypeFor[fleet.PartitionInfo](),
+	reflect.TypeFor[fleet.TopologyResponse](),
+	reflect.TypeFor[fleet.Notice](),
 	reflect.TypeFor[fleet.ReplicatorSpec](),
 	reflect.TypeFor[fleet.WorkerInfo](),
 	reflect.TypeFor[fleet.HeldJob](),

@@ -93,12 +93,18 @@ type Config struct {
 	// SeparateMetrics leaves /metrics out of this handler: the operator
 	// serves it on its own listener (REPLICATOR_METRICS_LISTEN_ADDR).
 	SeparateMetrics bool
+	// MaxConcurrentAcquires bounds the acquire requests the worker API
+	// serves at once; one that waits for a slot longer than a quarter of a
+	// second is answered with a retryable 503 (Retry-After), so that
+	// acquires never starve heartbeats (0: 8).
+	MaxConcurrentAcquires int
 }
 
 type server struct {
 	Config
 	metrics      *apiMetrics
 	fleetMetrics *fleetMetrics
+	acquireSlots chan struct{} // admission of acquires (see MaxConcurrentAcquires)
 }
 
 // NewServer returns the control plane's HTTP handler.

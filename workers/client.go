@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -61,6 +62,16 @@ type StatusError struct {
 	Status int
 	Type   string
 	Msg    string
+	// RetryAfter is the answer's Retry-After (0 if none): a shed acquire
+	// (503) says when to ask again.
+	RetryAfter time.Duration
+}
+
+func retryAfter(h http.Header) time.Duration {
+	if n, err := strconv.Atoi(h.Get("Retry-After")); err == nil && n > 0 {
+		return time.Duration(n) * time.Second
+	}
+	return 0
 }
 
 func (e *StatusError) Error() string {
@@ -98,8 +109,15 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		b, _ := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 		resp.Body.Close()
 		if resp.StatusCode >= 500 {
-			lastErr = &StatusError{Status: resp.StatusCode, Type: resp.Header.Get("X-Amzn-ErrorType"), Msg: string(b)}
-			continue
+			var e struct {
+				Message string `json:"message"`
+			}
+			if json.Unmarshal(b, &e) != nil || e.Message == "" {
+				e.Message = string(b)
+			}
+			lastErr = &StatusError{Status: resp.StatusCode, Type: resp.Header.Get("X-Amzn-ErrorType"), Msg: e.Message,
+				RetryAfter: retryAfter(resp.Header)}
+			continue // another replica may answer
 		}
 		c.cur.Store(int64(idx))
 		if resp.StatusCode/100 != 2 {
@@ -114,7 +132,7 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 		}
 		return nil
 	}
-	return fmt.Errorf("no control plane reachable: %w", lastErr)
+	return fmt.Errorf("no control plane could answer: %w", lastErr)
 }
 
 // Acquire asks for jobs.
@@ -135,8 +153,9 @@ func (c *Client) Release(ctx context.Context, req fleet.ReleaseRequest) error {
 }
 
 // ReportTopology sends a metadata job's view of the source.
-func (c *Client) ReportTopology(ctx context.Context, t fleet.Topology) error {
-	return c.do(ctx, http.MethodPost, "/internal/v1/topology", t, nil)
+func (c *Client) ReportTopology(ctx context.Context, t fleet.Topology) (fleet.TopologyResponse, error) {
+	var out fleet.TopologyResponse
+	return out, c.do(ctx, http.MethodPost, "/internal/v1/topology", t, &out)
 }
 
 // Spec fetches a replicator's spec.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -62,21 +63,32 @@ type fleetEnv struct {
 
 func newFleet(t *testing.T, ttl time.Duration, partitions int) *fleetEnv {
 	t.Helper()
-	store := pgtest.Store(t)
-	h := api.NewServer(api.Config{Region: "us-east-1", Store: store, Fleet: store, WorkerToken: token, LeaseTTL: ttl,
-		Auth: api.SigV4(sigv4.NewVerifier("us-east-1", "kafka", []sigv4.Key{key}))})
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	go scheduler.New(store, scheduler.Config{LeaseTTL: ttl, Tick: 100 * time.Millisecond}).Run(ctx)
-	sim := simengine.New(func(string) []fleet.TopicInfo {
+	return newFleetWith(t, ttl, func(string) []fleet.TopicInfo {
 		var ps []fleet.PartitionInfo
 		for p := range partitions {
 			ps = append(ps, fleet.PartitionInfo{Partition: int32(p), Latest: 100})
 		}
 		return []fleet.TopicInfo{{Name: "orders", Partitions: ps}}
-	})
+	}, nil)
+}
+
+// newFleetWith is newFleet with each replicator's source topology (by
+// replicator name) and the control plane's configuration adjusted by
+// config (nil: as is).
+func newFleetWith(t *testing.T, ttl time.Duration, topology func(replicatorName string) []fleet.TopicInfo, config func(*api.Config)) *fleetEnv {
+	t.Helper()
+	store := pgtest.Store(t)
+	cfg := api.Config{Region: "us-east-1", Store: store, Fleet: store, WorkerToken: token, LeaseTTL: ttl,
+		Auth: api.SigV4(sigv4.NewVerifier("us-east-1", "kafka", []sigv4.Key{key}))}
+	if config != nil {
+		config(&cfg)
+	}
+	srv := httptest.NewServer(api.NewServer(cfg))
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go scheduler.New(store, scheduler.Config{LeaseTTL: ttl, Tick: 100 * time.Millisecond}).Run(ctx)
+	sim := simengine.New(topology)
 	sdk := kafka.New(kafka.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")})
 	return &fleetEnv{t: t, url: srv.URL, ttl: ttl, store: store, sdk: sdk, sim: sim}
@@ -131,12 +143,22 @@ type runningWorker struct {
 
 func (f *fleetEnv) startWorker(id string) *runningWorker {
 	f.t.Helper()
+	return f.startWorkerWith(id, f.sim)
+}
+
+// startWorkerWith starts a worker that runs its jobs with engine.
+func (f *fleetEnv) startWorkerWith(id string, engine workers.Engine) *runningWorker {
+	f.t.Helper()
 	c, err := workers.NewClient(f.url, token)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	cp := &switchable{ControlPlane: c}
-	w := workers.New(workers.Config{ID: id, ControlPlane: cp, Engine: f.sim})
+	var log *slog.Logger
+	if os.Getenv("WORKER_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	w := workers.New(workers.Config{ID: id, ControlPlane: cp, Engine: engine, Logger: log})
 	ctx, cancel := context.WithCancel(context.Background())
 	rw := &runningWorker{w: w, cp: cp, cancel: cancel, done: make(chan struct{})}
 	go func() { defer close(rw.done); _ = w.Run(ctx) }()
@@ -355,7 +377,7 @@ func TestZombieCannotHeartbeatOrCheckpoint(t *testing.T) {
 	arn := f.create("zombie")
 	eventually(t, 5*time.Second, "RUNNING", func() bool { return f.state(arn) == types.ReplicatorStateRunning })
 	eventually(t, 3*time.Second, "zombie holds all jobs", func() bool { return countBy(f.owners())["zombie"] == 5 })
-	zombieLeases := z.w.Held()
+	zombieLeases := z.w.Leases()
 
 	// Pause it past its lease (SIGSTOP): its calls block.
 	z.cp.paused.Lock()
@@ -366,9 +388,9 @@ func TestZombieCannotHeartbeatOrCheckpoint(t *testing.T) {
 	// What the zombie would send if it woke up now: refused, nothing stored.
 	ctx := context.Background()
 	var reports []fleet.JobReport
-	for id, epoch := range zombieLeases {
+	for _, l := range zombieLeases {
 		cp := int64(999_999)
-		reports = append(reports, fleet.JobReport{JobID: id, Epoch: epoch, Checkpoint: &cp})
+		reports = append(reports, fleet.JobReport{JobID: l.JobID, Epoch: l.Epoch, Token: l.Token, Checkpoint: &cp})
 	}
 	res, err := f.store.Heartbeat(ctx, "zombie", reports, ttl)
 	if err != nil {
@@ -451,6 +473,7 @@ func TestLeaseRace(t *testing.T) {
 	type grant struct {
 		worker  string
 		epoch   int64
+		token   string
 		from    time.Time // server time of the grant (expiry − TTL)
 		until   time.Time // latest expiry the server answered
 		renewed int
@@ -471,7 +494,7 @@ func TestLeaseRace(t *testing.T) {
 				}
 				mu.Lock()
 				for _, l := range ls {
-					g := &grant{worker: id, epoch: l.Epoch, from: l.ExpiresAt.Add(-ttl), until: l.ExpiresAt}
+					g := &grant{worker: id, epoch: l.Epoch, token: l.Token, from: l.ExpiresAt.Add(-ttl), until: l.ExpiresAt}
 					grants[l.JobID] = append(grants[l.JobID], g)
 					held[l.JobID] = g
 				}
@@ -482,7 +505,7 @@ func TestLeaseRace(t *testing.T) {
 				var reps []fleet.JobReport
 				for jid, g := range held {
 					if (jid+int64(i)+round/6)%2 == 0 {
-						reps = append(reps, fleet.JobReport{JobID: jid, Epoch: g.epoch})
+						reps = append(reps, fleet.JobReport{JobID: jid, Epoch: g.epoch, Token: g.token})
 					}
 				}
 				time.Sleep(time.Duration(50+i*13%120) * time.Millisecond)

@@ -6,8 +6,12 @@ package workers
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"maps"
+	"math/rand/v2"
+	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -23,7 +27,7 @@ type ControlPlane interface {
 	Acquire(ctx context.Context, req fleet.AcquireRequest) (fleet.AcquireResponse, error)
 	Heartbeat(ctx context.Context, req fleet.HeartbeatRequest) (fleet.HeartbeatResponse, error)
 	Release(ctx context.Context, req fleet.ReleaseRequest) error
-	ReportTopology(ctx context.Context, t fleet.Topology) error
+	ReportTopology(ctx context.Context, t fleet.Topology) (fleet.TopologyResponse, error)
 	Spec(ctx context.Context, replicatorID string) (*fleet.ReplicatorSpec, error)
 }
 
@@ -38,7 +42,10 @@ type Engine interface {
 type TaskEnv struct {
 	WorkerID string
 	Logger   *slog.Logger
-	// ReportTopology sends the topics a metadata job sees, under its lease.
+	// ReportTopology sends the topics a metadata job sees, under its lease
+	// (its token included). When the control plane stored the report but
+	// answered a condition (fleet.TopologyResponse.Error, e.g. a quota the
+	// topics exceed) it returns a *TopologyError; see there.
 	ReportTopology func(ctx context.Context, specVersion int64, topics []fleet.TopicInfo) error
 	// LeaseFresh reports whether the job's lease was granted or renewed
 	// within the last half of its TTL. A job writes to the target only
@@ -53,6 +60,28 @@ type TaskEnv struct {
 // while the lease is fresh has the other half to be written before the
 // lease can expire.
 const FreshFraction = 2
+
+// TopologyError is what TaskEnv.ReportTopology returns when the control
+// plane applied a topology report only in part and answered a condition the
+// metadata job must report as its error (fleet.TopologyResponse.Error: for
+// example QuotaExceeded, fatal). The worker itself puts Job in the
+// metadata job's reports, in place of the task's own error unless that one
+// is fatal, until a later report is answered without a condition; so an
+// engine needs do nothing more than report again later (the condition may
+// clear: topics deleted, a quota raised). An engine that knows this type
+// may also report Job as its own error.
+type TopologyError struct{ Job fleet.JobError }
+
+func (e *TopologyError) Error() string { return e.Job.Code + ": " + e.Job.Message }
+
+// NoticeAcker is implemented by tasks whose reports carry notices
+// (fleet.JobReport.Notices). A task keeps reporting a notice until the
+// worker calls AckNotices with a time at or after the notice's: the worker
+// does so after a heartbeat that carried the task's notices renewed its
+// lease (the control plane stored them), with the newest notice's time.
+type NoticeAcker interface {
+	AckNotices(upTo time.Time)
+}
 
 // Task is one running job.
 type Task interface {
@@ -113,6 +142,9 @@ type running struct {
 	// (read without the worker's lock by LeaseFresh).
 	renewed  atomic.Int64
 	draining bool
+	// topoErr is the condition the control plane answered to the metadata
+	// job's last topology report (nil: none).
+	topoErr atomic.Pointer[fleet.JobError]
 }
 
 // Worker runs jobs for the control plane.
@@ -126,12 +158,16 @@ type Worker struct {
 	specs map[string]*fleet.ReplicatorSpec
 	kick  chan struct{}
 	m     workerMetrics
+	// acquireAfter is when the acquire loop may ask again after a shed
+	// acquire (used by that loop only).
+	acquireAfter time.Time
 }
 
 type workerMetrics struct {
 	jobs       *prometheus.GaugeVec
 	hbFailures prometheus.Counter
 	lost       prometheus.Counter
+	shed       prometheus.Counter
 }
 
 // New returns a worker.
@@ -162,9 +198,11 @@ func New(cfg Config) *Worker {
 			Help: "Heartbeats that did not reach the control plane."}),
 		lost: prometheus.NewCounter(prometheus.CounterOpts{Name: "replicator_worker_leases_lost_total",
 			Help: "Leases this worker lost (fenced or expired) and stopped at once."}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{Name: "replicator_worker_acquires_deferred_total",
+			Help: "Acquire requests the control plane shed (503 with Retry-After); the worker asked again after the time it said."}),
 	}
 	if cfg.Registry != nil {
-		cfg.Registry.MustRegister(w.m.jobs, w.m.hbFailures, w.m.lost)
+		cfg.Registry.MustRegister(w.m.jobs, w.m.hbFailures, w.m.lost, w.m.shed)
 	}
 	return w
 }
@@ -222,10 +260,22 @@ func (w *Worker) heartbeatInterval() time.Duration {
 }
 
 func (w *Worker) acquire(ctx context.Context) {
+	if time.Now().Before(w.acquireAfter) {
+		return
+	}
 	sent := time.Now()
 	resp, err := w.cfg.ControlPlane.Acquire(ctx, fleet.AcquireRequest{WorkerID: w.cfg.ID, Info: w.cfg.Info})
 	if err != nil {
-		if ctx.Err() == nil {
+		var se *StatusError
+		switch {
+		case ctx.Err() != nil:
+		case errors.As(err, &se) && se.Status == http.StatusServiceUnavailable && se.RetryAfter > 0:
+			// Shed: the control plane is busy; ask again after the time it
+			// said, spread so that the fleet does not come back at once.
+			w.m.shed.Inc()
+			w.acquireAfter = time.Now().Add(se.RetryAfter + rand.N(se.RetryAfter/2+1))
+			w.log.Debug("worker: acquire shed by the control plane; asking again later", "retry_after", se.RetryAfter)
+		default:
 			w.log.Warn("worker: acquire failed", "err", err)
 		}
 		return
@@ -236,7 +286,8 @@ func (w *Worker) acquire(ctx context.Context) {
 	for _, l := range resp.Leases {
 		if err := w.start(ctx, l, sent); err != nil {
 			w.log.Error("worker: job could not start; releasing it", "job", l.JobID, "err", err)
-			_ = w.cfg.ControlPlane.Release(ctx, fleet.ReleaseRequest{WorkerID: w.cfg.ID, Jobs: []fleet.JobReport{{JobID: l.JobID, Epoch: l.Epoch}}})
+			_ = w.cfg.ControlPlane.Release(ctx, fleet.ReleaseRequest{WorkerID: w.cfg.ID,
+				Jobs: []fleet.JobReport{{JobID: l.JobID, Epoch: l.Epoch, Token: l.Token}}})
 		}
 	}
 	if len(resp.Leases) > 0 {
@@ -276,7 +327,18 @@ func (w *Worker) start(ctx context.Context, l fleet.Lease, sent time.Time) error
 	r.renewed.Store(int64(sent.Sub(w.t0)))
 	env := TaskEnv{WorkerID: w.cfg.ID, Logger: w.log.With("job", l.JobID, "replicator", spec.Name),
 		ReportTopology: func(ctx context.Context, v int64, topics []fleet.TopicInfo) error {
-			return w.cfg.ControlPlane.ReportTopology(ctx, fleet.Topology{WorkerID: w.cfg.ID, JobID: l.JobID, Epoch: l.Epoch, SpecVersion: v, Topics: topics})
+			resp, err := w.cfg.ControlPlane.ReportTopology(ctx, fleet.Topology{WorkerID: w.cfg.ID, JobID: l.JobID, Epoch: l.Epoch,
+				Token: l.Token, SpecVersion: v, Topics: topics})
+			if err != nil {
+				return err
+			}
+			if resp.Error != nil {
+				e := *resp.Error
+				r.topoErr.Store(&e)
+				return &TopologyError{Job: e}
+			}
+			r.topoErr.Store(nil)
+			return nil
 		},
 		LeaseFresh: func() bool { return w.sinceRenewal(r) < w.leaseTTL()/FreshFraction },
 	}
@@ -294,16 +356,59 @@ func (w *Worker) start(ctx context.Context, l fleet.Lease, sent time.Time) error
 	return nil
 }
 
+// report is a job's report as the worker sends it: under the job's lease
+// (ID, epoch, token), within the protocol's limits, with the control
+// plane's topology condition if any.
+func (w *Worker) report(id int64, r *running) fleet.JobReport {
+	rep := r.task.Report()
+	rep.JobID, rep.Epoch, rep.Token = id, r.lease.Epoch, r.lease.Token
+	if te := r.topoErr.Load(); te != nil && (rep.Error == nil || !rep.Error.Fatal) {
+		rep.Error = te
+	}
+	return *rep.Bound()
+}
+
 func (w *Worker) reports() []fleet.JobReport {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	out := make([]fleet.JobReport, 0, len(w.tasks))
 	for id, r := range w.tasks {
-		rep := r.task.Report()
-		rep.JobID, rep.Epoch = id, r.lease.Epoch
-		out = append(out, rep)
+		out = append(out, w.report(id, r))
 	}
 	return out
+}
+
+// chunkReports splits reports into requests of at most
+// fleet.MaxReportsPerRequest reports and about fleet.MaxRequestBytes of
+// JSON, so that no replicator's size (or one job's report) can push a
+// request over the control plane's body limit.
+func chunkReports(reps []fleet.JobReport) [][]fleet.JobReport {
+	var out [][]fleet.JobReport
+	var cur []fleet.JobReport
+	size := 0
+	for _, r := range reps {
+		b, _ := json.Marshal(r)
+		if len(cur) > 0 && (len(cur) >= fleet.MaxReportsPerRequest || size+len(b)+1 > fleet.MaxRequestBytes) {
+			out, cur, size = append(out, cur), nil, 0
+		}
+		cur = append(cur, r)
+		size += len(b) + 1
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// heartbeatParallel is how many heartbeat requests of one round a worker
+// has in flight at once.
+const heartbeatParallel = 4
+
+type heartbeatCall struct {
+	reps []fleet.JobReport
+	sent time.Time
+	resp fleet.HeartbeatResponse
+	err  error
 }
 
 func (w *Worker) heartbeat(ctx context.Context) {
@@ -311,41 +416,86 @@ func (w *Worker) heartbeat(ctx context.Context) {
 	if len(reps) == 0 {
 		return
 	}
-	sent := time.Now()
-	resp, err := w.cfg.ControlPlane.Heartbeat(ctx, fleet.HeartbeatRequest{WorkerID: w.cfg.ID, Jobs: reps})
-	if err != nil {
-		if ctx.Err() != nil {
-			return
+	chunks := chunkReports(reps)
+	calls := make([]heartbeatCall, len(chunks))
+	sem := make(chan struct{}, heartbeatParallel)
+	var wg sync.WaitGroup
+	for i, c := range chunks {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			calls[i] = heartbeatCall{reps: c, sent: time.Now()}
+			calls[i].resp, calls[i].err = w.cfg.ControlPlane.Heartbeat(ctx, fleet.HeartbeatRequest{WorkerID: w.cfg.ID, Jobs: c})
+		})
+	}
+	wg.Wait()
+	w.log.Debug("worker: heartbeat round", "reports", len(reps), "requests", len(chunks), "took_ms", time.Since(calls[0].sent).Milliseconds())
+	failed := false
+	specs := map[string]int64{}
+	var lost, revoke []*running
+	type ack struct {
+		t    NoticeAcker
+		upTo time.Time
+	}
+	var acks []ack
+	for _, c := range calls {
+		if c.err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			failed = true
+			w.m.hbFailures.Inc()
+			w.log.Warn("worker: heartbeat failed", "reports", len(c.reps), "err", c.err)
+			continue
 		}
-		w.m.hbFailures.Inc()
-		w.log.Warn("worker: heartbeat failed", "err", err)
-		w.selfFence()
-		return
-	}
-	if resp.LeaseTTLMillis > 0 {
-		w.ttl.Store(int64(time.Duration(resp.LeaseTTLMillis) * time.Millisecond))
-	}
-	w.mu.Lock()
-	for _, id := range resp.Renewed {
-		if r := w.tasks[id]; r != nil {
-			r.renewed.Store(int64(sent.Sub(w.t0)))
+		if c.resp.LeaseTTLMillis > 0 {
+			w.ttl.Store(int64(time.Duration(c.resp.LeaseTTLMillis) * time.Millisecond))
 		}
-	}
-	var lost []*running
-	for _, id := range resp.Lost {
-		if r := w.tasks[id]; r != nil {
-			lost = append(lost, r)
-			delete(w.tasks, id)
+		maps.Copy(specs, c.resp.SpecVersions)
+		renewed := make(map[int64]bool, len(c.resp.Renewed))
+		w.mu.Lock()
+		for _, id := range c.resp.Renewed {
+			renewed[id] = true
+			if r := w.tasks[id]; r != nil {
+				r.renewed.Store(int64(c.sent.Sub(w.t0)))
+			}
 		}
-	}
-	var revoke []*running
-	for _, id := range resp.Revoke {
-		if r := w.tasks[id]; r != nil && !r.draining {
-			r.draining = true
-			revoke = append(revoke, r)
+		for _, id := range c.resp.Lost {
+			if r := w.tasks[id]; r != nil {
+				lost = append(lost, r)
+				delete(w.tasks, id)
+			}
 		}
+		for _, id := range c.resp.Revoke {
+			if r := w.tasks[id]; r != nil && !r.draining {
+				r.draining = true
+				revoke = append(revoke, r)
+			}
+		}
+		// The notices of renewed jobs are stored: the tasks may forget them.
+		for _, rep := range c.reps {
+			if len(rep.Notices) == 0 || !renewed[rep.JobID] {
+				continue
+			}
+			r := w.tasks[rep.JobID]
+			if r == nil || r.lease.Epoch != rep.Epoch {
+				continue
+			}
+			if a, ok := r.task.(NoticeAcker); ok {
+				upTo := rep.Notices[0].At
+				for _, n := range rep.Notices[1:] {
+					if n.At.After(upTo) {
+						upTo = n.At
+					}
+				}
+				acks = append(acks, ack{a, upTo})
+			}
+		}
+		w.mu.Unlock()
 	}
-	w.mu.Unlock()
+	for _, a := range acks {
+		a.t.AckNotices(a.upTo)
+	}
 	for _, r := range lost {
 		w.m.lost.Inc()
 		w.log.Warn("worker: lease lost; job stopped", "job", r.lease.JobID, "epoch", r.lease.Epoch)
@@ -355,7 +505,10 @@ func (w *Worker) heartbeat(ctx context.Context) {
 	for _, r := range revoke {
 		go w.giveBack(ctx, r)
 	}
-	w.applySpecs(ctx, resp.SpecVersions)
+	if failed {
+		w.selfFence()
+	}
+	w.applySpecs(ctx, specs)
 	if len(lost) > 0 {
 		w.updateGauges()
 	}
@@ -422,8 +575,7 @@ func (w *Worker) giveBack(ctx context.Context, r *running) {
 	if err := r.task.Drain(dctx); err != nil {
 		w.log.Warn("worker: drain failed", "job", r.lease.JobID, "err", err)
 	}
-	rep := r.task.Report()
-	rep.JobID, rep.Epoch = r.lease.JobID, r.lease.Epoch
+	rep := w.report(r.lease.JobID, r)
 	if err := w.cfg.ControlPlane.Release(dctx, fleet.ReleaseRequest{WorkerID: w.cfg.ID, Jobs: []fleet.JobReport{rep}}); err != nil {
 		w.log.Warn("worker: release failed; the lease will expire", "job", r.lease.JobID, "err", err)
 	}
@@ -460,11 +612,20 @@ func (w *Worker) shutdown(ctx context.Context) error {
 	wg.Wait()
 	reps := make([]fleet.JobReport, 0, len(all))
 	for _, r := range all {
-		rep := r.task.Report()
-		rep.JobID, rep.Epoch = r.lease.JobID, r.lease.Epoch
-		reps = append(reps, rep)
+		reps = append(reps, w.report(r.lease.JobID, r))
 	}
-	err := w.cfg.ControlPlane.Release(dctx, fleet.ReleaseRequest{WorkerID: w.cfg.ID, Jobs: reps, Leaving: true})
+	// In requests of bounded size, like heartbeats; the last one says the
+	// worker leaves (with no jobs, one request says just that).
+	chunks := chunkReports(reps)
+	if len(chunks) == 0 {
+		chunks = [][]fleet.JobReport{nil}
+	}
+	var err error
+	for i, c := range chunks {
+		if e := w.cfg.ControlPlane.Release(dctx, fleet.ReleaseRequest{WorkerID: w.cfg.ID, Jobs: c, Leaving: i == len(chunks)-1}); e != nil {
+			err = e
+		}
+	}
 	for _, r := range all {
 		r.cancel()
 	}
@@ -495,6 +656,18 @@ func (w *Worker) Held() map[int64]int64 {
 	out := make(map[int64]int64, len(w.tasks))
 	for id, r := range w.tasks {
 		out[id] = r.lease.Epoch
+	}
+	return out
+}
+
+// Leases returns the leases of the jobs the worker runs (for tests), token
+// included.
+func (w *Worker) Leases() []fleet.Lease {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]fleet.Lease, 0, len(w.tasks))
+	for _, r := range w.tasks {
+		out = append(out, r.lease)
 	}
 	return out
 }

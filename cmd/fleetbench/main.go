@@ -62,6 +62,7 @@ func main() {
 	fs.StringVar(&out, "out", "", "also write the markdown report to this file")
 	fs.StringVar(&c.DatabaseURL, "database-url", "", "use this (empty, migrated or not) database instead of a throwaway server")
 	fs.IntVar(&c.PoolMaxConns, "pool-max-conns", 0, "the control plane's store pool size (0: the store's default, as replicator serve uses)")
+	fs.IntVar(&c.MaxConcurrentAcquires, "max-concurrent-acquires", 0, "acquires the control plane serves at once, the rest shed with 503 (0: its default, as replicator serve uses)")
 	fs.BoolVar(&c.PGStats, "pg-stats", true, "collect per-statement figures with pg_stat_statements")
 	fs.Var(&pgSettings, "pg-setting", "extra setting of the throwaway server, key=value (repeatable)")
 	fs.StringVar(&pgLog, "pg-log", "", "write the throwaway server's log to this file")

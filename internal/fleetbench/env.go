@@ -108,7 +108,7 @@ func startEnv(ctx context.Context, cfg *Config, log *slog.Logger) (e *env, err e
 	}
 
 	handler := api.NewServer(api.Config{Region: region, Store: e.store, Fleet: e.store, WorkerToken: workerToken,
-		LeaseTTL: cfg.TTL, Logger: log})
+		LeaseTTL: cfg.TTL, Logger: log, MaxConcurrentAcquires: cfg.MaxConcurrentAcquires})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return e, err

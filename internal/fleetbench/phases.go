@@ -2,6 +2,7 @@ package fleetbench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -123,6 +124,7 @@ type GrantResult struct {
 	Latency    []time.Duration // acquire latency, sorted
 	Heartbeats int64           // heartbeats sent meanwhile (leases must not expire)
 	Errors     int64           // non-2xx answers and transport errors
+	Shed       int64           // acquires the control plane shed (503, Retry-After)
 	Lost       int64
 	Revoked    int64
 	MinHeld    int
@@ -150,9 +152,9 @@ func (f *fleetRun) grant(ctx context.Context, name string) (*GrantResult, error)
 	progress(f.cfg, "[%s] %d workers ask for jobs until all %s are leased (share %d each; %d leased now)",
 		name, len(f.live()), thousands(int64(target)), share, already)
 	var (
-		lat                                         latencies
-		granted, requests, hbs, errs, lost, revoked atomic.Int64
-		doneAt                                      atomic.Int64
+		lat                                               latencies
+		granted, requests, hbs, errs, shed, lost, revoked atomic.Int64
+		doneAt                                            atomic.Int64
 	)
 	gctx, cancel := context.WithTimeout(ctx, f.cfg.GrantTimeout)
 	defer cancel()
@@ -179,11 +181,15 @@ func (f *fleetRun) grant(ctx context.Context, name string) (*GrantResult, error)
 							f.errs.add(name, o.err)
 						}
 					}
-					if w.heldCount() >= share {
+					if w.heldCount() >= share || !w.acquireDue() {
 						sleep(ctx, 20*time.Millisecond)
 						continue
 					}
 					n, d, err := w.acquire(ctx)
+					if errors.Is(err, errShed) {
+						shed.Add(1)
+						continue
+					}
 					if err != nil {
 						if ctx.Err() == nil {
 							requests.Add(1)
@@ -220,15 +226,15 @@ func (f *fleetRun) grant(ctx context.Context, name string) (*GrantResult, error)
 		res.Elapsed = time.Since(start)
 	}
 	res.Granted, res.Requests, res.Heartbeats = granted.Load(), requests.Load(), hbs.Load()
-	res.Errors, res.Lost, res.Revoked = errs.Load(), lost.Load(), revoked.Load()
+	res.Errors, res.Shed, res.Lost, res.Revoked = errs.Load(), shed.Load(), lost.Load(), revoked.Load()
 	res.Latency = lat.sorted()
 	res.MinHeld, res.MaxHeld = f.spread()
 	if res.DBLeased, err = f.env.leasedNow(ctx); err != nil {
 		return nil, err
 	}
-	progress(f.cfg, "[%s] %s leases granted in %s (%s; %s acquire requests, p50 %s, p99 %s); each worker holds %d to %d; database: %s leased",
+	progress(f.cfg, "[%s] %s leases granted in %s (%s; %s acquire requests, p50 %s, p99 %s; %s shed); each worker holds %d to %d; database: %s leased",
 		name, thousands(res.Granted), secs(res.Elapsed), rate(res.Granted, res.Elapsed), thousands(res.Requests),
-		ms(quantile(res.Latency, .5)), ms(quantile(res.Latency, .99)), res.MinHeld, res.MaxHeld, thousands(int64(res.DBLeased)))
+		ms(quantile(res.Latency, .5)), ms(quantile(res.Latency, .99)), thousands(res.Shed), res.MinHeld, res.MaxHeld, thousands(int64(res.DBLeased)))
 	if !res.Complete {
 		return res, fmt.Errorf("%s: only %d of %d jobs leased within %s", name, f.owners.count(), target, f.cfg.GrantTimeout)
 	}
@@ -458,6 +464,7 @@ type FailoverResult struct {
 	HBLatency  []time.Duration
 	AcqLatency []time.Duration
 	Errors     int64
+	Shed       int64 // acquires the control plane shed (503, Retry-After)
 	Lost       int64
 	Revoked    int64
 	Workers    int
@@ -472,8 +479,8 @@ type FailoverResult struct {
 func (f *fleetRun) failover(ctx context.Context) (*FailoverResult, error) {
 	res := &FailoverResult{Workers: len(f.live())}
 	var (
-		hbLat, acqLat                           latencies
-		hbs, acqs, granted, errs, lost, revoked atomic.Int64
+		hbLat, acqLat                                 latencies
+		hbs, acqs, granted, errs, shed, lost, revoked atomic.Int64
 	)
 	progress(f.cfg, "[failover] %d workers at their normal cadence (heartbeat every %s, acquire every 500 ms); %d kills, one at a time",
 		res.Workers, f.hbEvery, f.cfg.Kills)
@@ -514,7 +521,14 @@ func (f *fleetRun) failover(ctx context.Context) (*FailoverResult, error) {
 					case <-ctx.Done():
 						return
 					case <-acq.C:
+						if !w.acquireDue() {
+							continue
+						}
 						n, d, err := w.acquire(ctx)
+						if errors.Is(err, errShed) {
+							shed.Add(1)
+							continue
+						}
 						if err != nil {
 							if ctx.Err() == nil {
 								errs.Add(1)
@@ -619,7 +633,7 @@ func (f *fleetRun) failover(ctx context.Context) (*FailoverResult, error) {
 	}
 	sortDurations(res.Failovers)
 	res.Heartbeats, res.Acquires, res.Granted = hbs.Load(), acqs.Load(), granted.Load()
-	res.Errors, res.Lost, res.Revoked = errs.Load(), lost.Load(), revoked.Load()
+	res.Errors, res.Shed, res.Lost, res.Revoked = errs.Load(), shed.Load(), lost.Load(), revoked.Load()
 	res.HBLatency, res.AcqLatency = hbLat.sorted(), acqLat.sorted()
 	return res, nil
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/openreplicator/replicator/api"
 )
 
 // heartbeatGoal is the goal for heartbeat requests per second.
@@ -36,8 +38,13 @@ func (r *Result) Markdown() string {
 	p("Machine: %s. PostgreSQL %s (%s); the control plane's store pool has %d connections. "+
 		"The control plane (worker API and scheduler, in this process), the %d simulated workers (in this process, through HTTP on loopback) "+
 		"and PostgreSQL all share these CPUs.\n\n", r.Machine, r.PGVersion, where, r.PoolMax, c.Workers)
-	p("Lease TTL %s; heartbeat phases: %s measured after %s of warm-up; reports carry a checkpoint%s and a progress object per partition.\n\n",
-		c.TTL, c.Duration, c.Warmup, map[bool]string{true: ", a target checkpoint (offset mapping)", false: ""}[c.Mappings])
+	acq := c.MaxConcurrentAcquires
+	if acq <= 0 {
+		acq = api.DefaultConcurrentAcquires
+	}
+	p("Lease TTL %s; heartbeat phases: %s measured after %s of warm-up; reports carry a checkpoint%s and a progress object per partition. "+
+		"The control plane serves %d acquires at once and sheds those that wait for a slot over 250 ms (503, Retry-After).\n\n",
+		c.TTL, c.Duration, c.Warmup, map[bool]string{true: ", a target checkpoint (offset mapping)", false: ""}[c.Mappings], acq)
 
 	p("| metric | measured | goal | met? |\n|---|---|---|---|\n")
 	if g := r.Grant; g != nil {
@@ -66,7 +73,8 @@ func (r *Result) Markdown() string {
 		p("| failover p50 / max | %s / %s | — | — |\n", secs(quantile(fo.Failovers, .5)), secs(fo.Failovers[len(fo.Failovers)-1]))
 	}
 	errs, lost := r.errorTotals()
-	p("| errors: non-2xx answers or transport errors / leases lost | %d / %d | 0 / 0 | %s |\n\n", errs, lost, yesNo(errs == 0 && lost == 0))
+	p("| errors: non-2xx answers or transport errors / leases lost by live workers | %d / %d | 0 / 0 | %s |\n", errs, lost, yesNo(errs == 0 && lost == 0))
+	p("| acquires shed by the control plane (503 with Retry-After, asked again later; not errors) | %s | — | — |\n\n", thousands(r.shedTotal()))
 
 	p("## Details\n\n")
 	sqlTable := func(stats []sqlStat) {
@@ -110,7 +118,8 @@ func (r *Result) Markdown() string {
 			ms(quantile(g.Latency, .5)), ms(quantile(g.Latency, .99)), ms(quantile(g.Latency, 1)))
 		p("- afterwards each worker held %d to %d jobs; the database shows %s valid leases (want %s)\n",
 			g.MinHeld, g.MaxHeld, thousands(int64(g.DBLeased)), thousands(int64(g.Target)))
-		p("- heartbeats sent meanwhile: %s; errors %d, leases lost %d, revoked %d\n", thousands(g.Heartbeats), g.Errors, g.Lost, g.Revoked)
+		p("- heartbeats sent meanwhile: %s; errors %d, leases lost %d, revoked %d; acquires shed (503, Retry-After) %s\n",
+			thousands(g.Heartbeats), g.Errors, g.Lost, g.Revoked, thousands(g.Shed))
 		p("- CPU: %s\n", g.CPU)
 		sqlTable(g.TopSQL)
 		p("\n")
@@ -180,7 +189,7 @@ func (r *Result) Markdown() string {
 			thousands(fo.Heartbeats), ms(quantile(fo.HBLatency, .5)), ms(quantile(fo.HBLatency, .99)), ms(quantile(fo.HBLatency, 1)),
 			thousands(fo.Acquires), ms(quantile(fo.AcqLatency, .5)), ms(quantile(fo.AcqLatency, .99)), ms(quantile(fo.AcqLatency, 1)),
 			thousands(fo.Granted))
-		p("- errors %d, leases lost by live workers %d, revoked %d\n", fo.Errors, fo.Lost, fo.Revoked)
+		p("- errors %d, leases lost by live workers %d, revoked %d; acquires shed (503, Retry-After) %s\n", fo.Errors, fo.Lost, fo.Revoked, thousands(fo.Shed))
 		p("- CPU: %s\n", fo.CPU)
 		tables(fo.Tables)
 		p("\n")
@@ -208,8 +217,11 @@ func (r *Result) Markdown() string {
 	p("- Heartbeat phases: each worker sends its next heartbeat as soon as the previous one is answered; requests answered in the "+
 		"measured window count. The %d-leases figure comes from every worker releasing all but %d of its leases (POST /internal/v1/release).\n",
 		c.SmallLeases, c.SmallLeases)
-	p("- In the failover phase each simulated worker runs one loop like workers.Worker.Run: a select over the acquire ticker " +
-		"and the heartbeat timer, so a slow acquire delays the next heartbeat exactly as it does in the real worker.\n")
+	p("- In the failover phase each simulated worker runs one loop: a select over the acquire ticker and the heartbeat timer, so a slow " +
+		"acquire delays the next heartbeat (workers.Worker runs them on two goroutines; the benchmark keeps the harder case).\n")
+	p("- The control plane serves a bounded number of acquires at once and sheds those that find no free slot within 250 ms (503 " +
+		"ServiceUnavailableException with Retry-After); a shed worker asks again after Retry-After plus up to half of it, as workers.Worker does. " +
+		"Shed acquires are counted, not errors. Heartbeats and releases use a second pool of as many connections, reserved for them.\n")
 	p("- Failover is measured from the kill, so it includes the part of the TTL left since the victim's last renewal (up to one heartbeat interval less than the TTL) " +
 		"and the other workers' acquire interval (500 ms).\n")
 	return b.String()
@@ -222,6 +234,19 @@ func anyTimedOut(fo *FailoverResult) bool {
 		}
 	}
 	return false
+}
+
+func (r *Result) shedTotal() int64 {
+	var n int64
+	for _, g := range []*GrantResult{r.Grant, r.Regrant} {
+		if g != nil {
+			n += g.Shed
+		}
+	}
+	if r.Failover != nil {
+		n += r.Failover.Shed
+	}
+	return n
 }
 
 func (r *Result) errorTotals() (errs, lost int64) {

@@ -63,8 +63,11 @@ type Config struct {
 	Vacuum       bool
 	DatabaseURL  string
 	PoolMaxConns int // 0: the store's default, as `replicator serve`
-	PGStats      bool
-	PGSettings   []string
+	// MaxConcurrentAcquires is the control plane's admission limit on
+	// acquires (0: its default, as `replicator serve`).
+	MaxConcurrentAcquires int
+	PGStats               bool
+	PGSettings            []string
 	// PGLog, if set, receives the throwaway server's log (deadlocks, lock
 	// waits with -pg-setting log_lock_waits=on).
 	PGLog io.Writer

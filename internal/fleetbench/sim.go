@@ -3,6 +3,9 @@ package fleetbench
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -32,6 +35,11 @@ type simWorker struct {
 	// explain lost leases
 	acqSinceHB   int
 	acqTimeSince time.Duration
+
+	// acquireAfter is when the worker may ask for jobs again after the
+	// control plane shed an acquire (503 with Retry-After), as
+	// workers.Worker does.
+	acquireAfter time.Time
 
 	dead atomic.Bool
 	// onLost, if set, hears of the leases a heartbeat found lost (called
@@ -70,7 +78,7 @@ func (w *simWorker) heldIDs() []int64 {
 // partition, its checkpoint (and the matching target offset) and its
 // progress figures; for a metadata job, nothing but the spec version.
 func (w *simWorker) reportLocked(h *heldJob, advance bool) fleet.JobReport {
-	r := fleet.JobReport{JobID: h.lease.JobID, Epoch: h.lease.Epoch, SpecVersion: h.lease.SpecVersion}
+	r := fleet.JobReport{JobID: h.lease.JobID, Epoch: h.lease.Epoch, Token: h.lease.Token, SpecVersion: h.lease.SpecVersion}
 	if h.lease.Kind != fleet.KindPartition {
 		return r
 	}
@@ -138,11 +146,34 @@ func (w *simWorker) heartbeat(ctx context.Context) heartbeatOutcome {
 	return out
 }
 
-// acquire asks for jobs (up to the worker's share) and starts them.
+// errShed is what acquire returns when the control plane shed the request
+// (503 with Retry-After): not an error of the protocol, load shedding.
+var errShed = errors.New("acquire shed by the control plane (503, Retry-After)")
+
+// acquireDue says whether the worker may ask for jobs (no shed acquire
+// asked it to wait).
+func (w *simWorker) acquireDue() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !time.Now().Before(w.acquireAfter)
+}
+
+// acquire asks for jobs (up to the worker's share) and starts them. A shed
+// request returns errShed and defers the next one by Retry-After (spread
+// by up to half of it), as workers.Worker does.
 func (w *simWorker) acquire(ctx context.Context) (granted int, latency time.Duration, err error) {
 	start := time.Now()
 	resp, err := w.cp.Acquire(ctx, fleet.AcquireRequest{WorkerID: w.id})
 	latency = time.Since(start)
+	var se *workers.StatusError
+	if errors.As(err, &se) && se.Status == http.StatusServiceUnavailable && se.RetryAfter > 0 {
+		w.mu.Lock()
+		w.acqSinceHB++
+		w.acqTimeSince += latency
+		w.acquireAfter = time.Now().Add(se.RetryAfter + rand.N(se.RetryAfter/2+1))
+		w.mu.Unlock()
+		return 0, latency, errShed
+	}
 	if err != nil {
 		return 0, latency, err
 	}

@@ -2,6 +2,8 @@ package postgres
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -39,6 +41,17 @@ func (s *Store) Acquire(ctx context.Context, worker string, info map[string]stri
 		out   []fleet.Lease
 		stats AcquireStats
 	)
+	// At most half of the connections acquire at once: the rest stay free
+	// for the API and the scheduler (heartbeats have their own; the worker
+	// API sheds the excess before it gets here, see api).
+	if s.acquiring != nil {
+		select {
+		case s.acquiring <- struct{}{}:
+			defer func() { <-s.acquiring }()
+		case <-ctx.Done():
+			return nil, stats, ctx.Err()
+		}
+	}
 	infoJSON, _ := json.Marshal(info)
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO workers (id, info) VALUES ($1, $2)
@@ -108,23 +121,30 @@ func (s *Store) Acquire(ctx context.Context, worker string, info map[string]stri
 		if len(ids) == 0 {
 			return nil
 		}
+		// Every grant gets a new secret (see fleet.Lease.Token).
+		tokens := make([]string, len(ids))
+		for i := range tokens {
+			tokens[i] = newLeaseToken()
+		}
 		rows, err = tx.Query(ctx, `UPDATE jobs j SET
-				last_owner = COALESCE(j.owner, j.last_owner), owner = $1, epoch = j.epoch + 1,
+				last_owner = COALESCE(j.owner, j.last_owner), owner = $1, epoch = j.epoch + 1, lease_token = u.token,
 				lease_expires_at = statement_timestamp() + $3::interval, granted_at = statement_timestamp(), revoke = false, heartbeat_at = NULL,
 				status = '{}'
-			FROM replicators r
-			WHERE j.id = ANY($2) AND r.id = j.replicator_id
+			FROM unnest($2::bigint[], $4::text[]) AS u(id, token), replicators r
+			WHERE j.id = u.id AND r.id = j.replicator_id
 			RETURNING j.id, j.epoch, j.replicator_id::text, j.kind, j.topic, j.partition, r.spec_version, j.lease_expires_at,
 				COALESCE(j.last_owner, '') <> '' AND j.last_owner <> $1,
-				COALESCE((SELECT c.next_offset FROM checkpoints c WHERE c.replicator_id = j.replicator_id AND c.topic = j.topic AND c.partition = j.partition), -2)`,
-			worker, ids, interval(ttl))
+				COALESCE((SELECT c.next_offset FROM checkpoints c WHERE c.replicator_id = j.replicator_id AND c.topic = j.topic AND c.partition = j.partition), -2),
+				j.topic_id, j.lease_token`,
+			worker, ids, interval(ttl), tokens)
 		if err != nil {
 			return err
 		}
 		out, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (fleet.Lease, error) {
 			var l fleet.Lease
 			var moved bool
-			err := row.Scan(&l.JobID, &l.Epoch, &l.ReplicatorID, &l.Kind, &l.Topic, &l.Partition, &l.SpecVersion, &l.ExpiresAt, &moved, &l.StartOffset)
+			err := row.Scan(&l.JobID, &l.Epoch, &l.ReplicatorID, &l.Kind, &l.Topic, &l.Partition, &l.SpecVersion, &l.ExpiresAt, &moved, &l.StartOffset,
+				&l.TopicID, &l.Token)
 			if moved {
 				stats.Moved++
 			}
@@ -142,19 +162,71 @@ type HeartbeatResult struct {
 	SpecVersions          map[string]int64
 	// ExpiresAt is the new lease expiry of the renewed jobs.
 	ExpiresAt time.Time
+	// Refused says why reports were refused (their jobs are in Lost),
+	// by job ID.
+	Refused map[int64]string
+}
+
+// checkReport returns why a job report cannot be stored, or "". Such a
+// report renews nothing (its job is lost); the others in the same request
+// are not affected.
+func checkReport(r *fleet.JobReport) string {
+	switch {
+	case r.JobID <= 0:
+		return "jobId must be positive"
+	case r.Token == "":
+		return "the lease token is missing"
+	case r.Checkpoint != nil && *r.Checkpoint < 0:
+		return "checkpoint must not be negative"
+	case r.TargetCheckpoint != nil && *r.TargetCheckpoint < 0:
+		return "targetCheckpoint must not be negative"
+	}
+	return ""
+}
+
+// validReports keeps the first report of each job that checkReport
+// accepts, bounded to the protocol's limits (fleet.JobReport.Bound); the
+// others are refused.
+func validReports(reports []fleet.JobReport) (ok []fleet.JobReport, refused map[int64]string) {
+	seen := make(map[int64]bool, len(reports))
+	ok = make([]fleet.JobReport, 0, len(reports))
+	for _, r := range reports {
+		if seen[r.JobID] {
+			continue
+		}
+		seen[r.JobID] = true
+		if why := checkReport(&r); why != "" {
+			if refused == nil {
+				refused = map[int64]string{}
+			}
+			refused[r.JobID] = why
+			continue
+		}
+		ok = append(ok, *r.Bound())
+	}
+	return ok, refused
 }
 
 // Heartbeat renews the worker's leases named in reports, stores their
-// progress, status and checkpoints, and says which leases are lost and which
-// the worker should give back. Checkpoints are written before the renewal,
-// under the same fence.
+// progress, status, checkpoints and notices, and says which leases are
+// lost and which the worker should give back. A report renews its lease
+// only with the lease's (owner, epoch, token) and before it expired; a
+// report that is not valid renews nothing and changes nothing, without
+// affecting the others. Everything runs as one implicit transaction on the
+// connections reserved for leases: the renewal first (job rows locked in
+// id order, as every statement that locks several jobs does), then the
+// checkpoints and notices under the same fence.
 func (s *Store) Heartbeat(ctx context.Context, worker string, reports []fleet.JobReport, ttl time.Duration) (HeartbeatResult, error) {
 	res := HeartbeatResult{Renewed: []int64{}, Lost: []int64{}, Revoke: []int64{}, SpecVersions: map[string]int64{}}
-	ids, epochs, versions := make([]int64, len(reports)), make([]int64, len(reports)), make([]int64, len(reports))
-	statuses, progresses := make([]string, len(reports)), make([]string, len(reports))
-	cpIDs, cpEpochs, cpOffsets, cpTargets := checkpointArgs(reports)
+	reports, res.Refused = validReports(reports)
+	for id := range res.Refused {
+		res.Lost = append(res.Lost, id)
+	}
+	n := len(reports)
+	ids, epochs, versions := make([]int64, n), make([]int64, n), make([]int64, n)
+	tokens, statuses, progresses := make([]string, n), make([]string, n), make([]string, n)
 	for i, r := range reports {
-		ids[i], epochs[i], versions[i] = r.JobID, r.Epoch, r.SpecVersion
+		ids[i], epochs[i], versions[i], tokens[i] = r.JobID, r.Epoch, r.SpecVersion, r.Token
 		statuses[i], progresses[i] = "{}", "{}"
 		if r.Error != nil {
 			b, _ := json.Marshal(r.Error)
@@ -167,33 +239,33 @@ func (s *Store) Heartbeat(ctx context.Context, worker string, reports []fleet.Jo
 	}
 	batch := &pgx.Batch{}
 	batch.Queue(`INSERT INTO workers (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET last_seen = statement_timestamp()`, worker)
-	if len(cpIDs) > 0 {
-		batch.Queue(checkpointSQL, worker, cpIDs, cpEpochs, cpOffsets, cpTargets)
-	}
-	// Rows are locked in id order (as the scheduler's statements do), so
-	// concurrent heartbeats and scheduler passes cannot deadlock.
 	batch.Queue(`WITH u AS (
-			SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::jsonb[], $6::jsonb[]) AS u(id, epoch, spec_version, status, progress)
+			SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::jsonb[], $6::jsonb[], $8::text[]) AS u(id, epoch, spec_version, status, progress, token)
 		), locked AS (
 			SELECT j.id FROM jobs j JOIN u ON u.id = j.id
-			WHERE j.owner = $1 AND j.epoch = u.epoch AND j.lease_expires_at > statement_timestamp()
+			WHERE j.owner = $1 AND j.epoch = u.epoch AND j.lease_token = u.token AND j.lease_expires_at > statement_timestamp()
 			ORDER BY j.id FOR UPDATE OF j
 		)
 		UPDATE jobs j SET lease_expires_at = statement_timestamp() + $7::interval, heartbeat_at = statement_timestamp(),
 			spec_version = u.spec_version, status = u.status, progress = u.progress
 		FROM u, locked, replicators r
-		WHERE j.id = locked.id AND u.id = j.id AND j.owner = $1 AND j.epoch = u.epoch AND r.id = j.replicator_id
+		WHERE j.id = locked.id AND u.id = j.id AND j.owner = $1 AND j.epoch = u.epoch AND j.lease_token = u.token AND r.id = j.replicator_id
 		RETURNING j.id, j.revoke OR r.state = 'DELETING', r.id::text, r.spec_version, j.lease_expires_at`,
-		worker, ids, epochs, versions, statuses, progresses, interval(ttl))
+		worker, ids, epochs, versions, statuses, progresses, interval(ttl), tokens)
+	cp := checkpointArgs(reports)
+	if len(cp.ids) > 0 {
+		batch.Queue(checkpointSQL, worker, cp.ids, cp.epochs, cp.tokens, cp.offsets, cp.targets)
+	}
+	if nt := noticeArgs(reports); len(nt.ids) > 0 {
+		batch.Queue(noticeSQL, worker, nt.ids, nt.epochs, nt.tokens, nt.at, nt.codes, nt.messages)
+	}
 	// A batch without BEGIN runs as one implicit transaction: one round
-	// trip instead of three.
+	// trip.
 	err := func() error {
-		br := s.pool.SendBatch(ctx, batch)
+		br := s.leasePool().SendBatch(ctx, batch)
 		defer br.Close()
-		for range batch.Len() - 1 {
-			if _, err := br.Exec(); err != nil {
-				return err
-			}
+		if _, err := br.Exec(); err != nil {
+			return err
 		}
 		rows, err := br.Query()
 		if err != nil {
@@ -219,6 +291,11 @@ func (s *Store) Heartbeat(ctx context.Context, worker string, reports []fleet.Jo
 		if err := rows.Err(); err != nil {
 			return err
 		}
+		for range batch.Len() - 2 {
+			if _, err := br.Exec(); err != nil {
+				return err
+			}
+		}
 		for _, id := range ids {
 			if !renewed[id] {
 				res.Lost = append(res.Lost, id)
@@ -229,21 +306,26 @@ func (s *Store) Heartbeat(ctx context.Context, worker string, reports []fleet.Jo
 	return res, err
 }
 
+// leaseFence is the condition under which a statement may act for the job
+// j under a report u: the report's lease is j's current one and has not
+// expired.
+const leaseFence = `j.owner = $1 AND j.epoch = u.epoch AND j.lease_token = u.token AND j.lease_expires_at > statement_timestamp()`
+
 // checkpointSQL stores checkpoints of partition jobs the worker still holds
-// under the same epoch with an unexpired lease, and records a mapping point
-// of a partition at most every 5 seconds (the checkpoint row itself is
-// always the newest point). $5 holds the target offsets (-1: none
-// reported).
+// (leaseFence), and records a mapping point of a partition at most every 5
+// seconds (the checkpoint row itself is always the newest point). $6 holds
+// the target offsets (-1: none reported). A checkpoint of another
+// incarnation of the topic (topic_id) is never written.
 const checkpointSQL = `WITH u AS (
-		SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[], $5::bigint[]) AS u(id, epoch, next_offset, target_next)
+		SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[]) AS u(id, epoch, token, next_offset, target_next)
 	), upd AS (
 		UPDATE checkpoints c SET next_offset = u.next_offset, updated_at = statement_timestamp(),
 			target_next_offset = CASE WHEN u.target_next >= 0 THEN u.target_next ELSE c.target_next_offset END,
 			mapping_at = CASE WHEN u.target_next >= 0 AND u.next_offset <> c.next_offset
 				AND c.mapping_at < statement_timestamp() - interval '5 seconds' THEN statement_timestamp() ELSE c.mapping_at END
 		FROM u, jobs j
-		WHERE j.id = u.id AND j.owner = $1 AND j.epoch = u.epoch AND j.lease_expires_at > statement_timestamp()
-			AND c.replicator_id = j.replicator_id AND c.topic = j.topic AND c.partition = j.partition
+		WHERE j.id = u.id AND ` + leaseFence + `
+			AND c.replicator_id = j.replicator_id AND c.topic = j.topic AND c.partition = j.partition AND c.topic_id = j.topic_id
 		RETURNING c.replicator_id, c.topic, c.partition, c.next_offset, u.target_next, c.mapping_at = statement_timestamp() AS record
 	)
 	INSERT INTO offset_mappings (replicator_id, topic, partition, source_offset, target_offset)
@@ -251,9 +333,14 @@ const checkpointSQL = `WITH u AS (
 	ON CONFLICT (replicator_id, topic, partition, source_offset)
 	DO UPDATE SET target_offset = EXCLUDED.target_offset, recorded_at = statement_timestamp()`
 
+type checkpointCols struct {
+	ids, epochs, offsets, targets []int64
+	tokens                        []string
+}
+
 // checkpointArgs collects the checkpoints of reports as checkpointSQL's
 // arguments.
-func checkpointArgs(reports []fleet.JobReport) (ids, epochs, offsets, targets []int64) {
+func checkpointArgs(reports []fleet.JobReport) (c checkpointCols) {
 	for _, r := range reports {
 		if r.Checkpoint == nil {
 			continue
@@ -262,9 +349,48 @@ func checkpointArgs(reports []fleet.JobReport) (ids, epochs, offsets, targets []
 		if r.TargetCheckpoint != nil {
 			t = *r.TargetCheckpoint
 		}
-		ids, epochs, offsets, targets = append(ids, r.JobID), append(epochs, r.Epoch), append(offsets, *r.Checkpoint), append(targets, t)
+		c.ids, c.epochs, c.tokens = append(c.ids, r.JobID), append(c.epochs, r.Epoch), append(c.tokens, r.Token)
+		c.offsets, c.targets = append(c.offsets, *r.Checkpoint), append(c.targets, t)
 	}
-	return
+	return c
+}
+
+// noticeSQL records the notices of jobs the worker still holds
+// (leaseFence) in their replicator's history, with the replicator's state
+// at the time; a notice already recorded (resent after a lost answer) is
+// recorded once.
+const noticeSQL = `WITH u AS (
+		SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::timestamptz[], $6::text[], $7::text[]) WITH ORDINALITY
+			AS u(id, epoch, token, at, code, message, n)
+	)
+	INSERT INTO replicator_events (replicator_id, at, state, code, message, kind)
+	SELECT j.replicator_id, u.at, r.state, u.code, u.message, 'notice'
+	FROM u JOIN jobs j ON j.id = u.id AND ` + leaseFence + `
+	JOIN replicators r ON r.id = j.replicator_id
+	ORDER BY u.at, u.n
+	ON CONFLICT DO NOTHING`
+
+type noticeCols struct {
+	ids, epochs             []int64
+	tokens, codes, messages []string
+	at                      []time.Time
+}
+
+func noticeArgs(reports []fleet.JobReport) (c noticeCols) {
+	for _, r := range reports {
+		for _, n := range r.Notices {
+			if n.Code == "" {
+				continue
+			}
+			at := n.At
+			if at.IsZero() {
+				at = time.Now()
+			}
+			c.ids, c.epochs, c.tokens = append(c.ids, r.JobID), append(c.epochs, r.Epoch), append(c.tokens, r.Token)
+			c.at, c.codes, c.messages = append(c.at, at), append(c.codes, n.Code), append(c.messages, n.Message)
+		}
+	}
+	return c
 }
 
 // MappingPoints returns the newest mapping points (at most perPartition) of
@@ -296,25 +422,39 @@ func (s *Store) PruneMappings(ctx context.Context, maxAge time.Duration) (int, e
 	return int(tag.RowsAffected()), err
 }
 
-// Release stores the final checkpoints of the worker's jobs and frees them
-// at once. Jobs the worker no longer holds are ignored. A leaving worker is
+// Release stores the final checkpoints and notices of the worker's jobs
+// and frees them at once. Only reports under the job's current lease
+// (owner, epoch, token) count; the others are ignored. A leaving worker is
 // forgotten, so that it no longer counts when jobs are shared out.
 func (s *Store) Release(ctx context.Context, worker string, reports []fleet.JobReport, leaving bool) (int, error) {
+	reports, _ = validReports(reports)
 	var ids, epochs []int64
+	var tokens []string
 	for _, r := range reports {
-		ids, epochs = append(ids, r.JobID), append(epochs, r.Epoch)
+		ids, epochs, tokens = append(ids, r.JobID), append(epochs, r.Epoch), append(tokens, r.Token)
 	}
-	cpIDs, cpEpochs, cpOffsets, cpTargets := checkpointArgs(reports)
+	cp, nt := checkpointArgs(reports), noticeArgs(reports)
 	n := 0
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if len(cpIDs) > 0 {
-			if _, err := tx.Exec(ctx, checkpointSQL, worker, cpIDs, cpEpochs, cpOffsets, cpTargets); err != nil {
+	err := pgx.BeginFunc(ctx, s.leasePool(), func(tx pgx.Tx) error {
+		// Job rows first, in id order (as heartbeats and topology reports
+		// lock them), then checkpoints.
+		if _, err := tx.Exec(ctx, `SELECT j.id FROM jobs j JOIN unnest($2::bigint[], $3::bigint[], $4::text[]) AS u(id, epoch, token) ON u.id = j.id
+			WHERE `+leaseFence+` ORDER BY j.id FOR UPDATE OF j`, worker, ids, epochs, tokens); err != nil {
+			return err
+		}
+		if len(cp.ids) > 0 {
+			if _, err := tx.Exec(ctx, checkpointSQL, worker, cp.ids, cp.epochs, cp.tokens, cp.offsets, cp.targets); err != nil {
 				return err
 			}
 		}
-		tag, err := tx.Exec(ctx, `UPDATE jobs j SET owner = NULL, last_owner = j.owner, lease_expires_at = NULL, revoke = false
-			FROM unnest($2::bigint[], $3::bigint[]) AS u(id, epoch)
-			WHERE j.id = u.id AND j.owner = $1 AND j.epoch = u.epoch`, worker, ids, epochs)
+		if len(nt.ids) > 0 {
+			if _, err := tx.Exec(ctx, noticeSQL, worker, nt.ids, nt.epochs, nt.tokens, nt.at, nt.codes, nt.messages); err != nil {
+				return err
+			}
+		}
+		tag, err := tx.Exec(ctx, `UPDATE jobs j SET owner = NULL, last_owner = j.owner, lease_expires_at = NULL, lease_token = NULL, revoke = false
+			FROM unnest($2::bigint[], $3::bigint[], $4::text[]) AS u(id, epoch, token)
+			WHERE j.id = u.id AND j.owner = $1 AND j.epoch = u.epoch AND j.lease_token = u.token`, worker, ids, epochs, tokens)
 		n = int(tag.RowsAffected())
 		if err != nil || !leaving {
 			return err
@@ -328,72 +468,6 @@ func (s *Store) Release(ctx context.Context, worker string, reports []fleet.JobR
 // ErrLeaseLost is returned when an action under a lease finds the lease
 // gone.
 var ErrLeaseLost = errors.New("lease lost")
-
-// ReportTopology turns a metadata job's view of the source into partition
-// jobs: a job and a checkpoint for every partition that has none, and no job
-// for partitions that no longer match. The first report of a replicator
-// starts partitions at their latest offset when the spec says LATEST; every
-// later one starts new partitions at the start of their log.
-func (s *Store) ReportTopology(ctx context.Context, t fleet.Topology) (added, removed int, err error) {
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		var rid string
-		var specVersion, topoVersion int64
-		var state string
-		var specJSON []byte
-		err := tx.QueryRow(ctx, `SELECT r.id::text, r.spec_version, r.topology_version, r.state, r.spec
-			FROM jobs j JOIN replicators r ON r.id = j.replicator_id
-			WHERE j.id = $1 AND j.owner = $2 AND j.epoch = $3 AND j.lease_expires_at > statement_timestamp() AND j.kind = 'metadata'
-			FOR UPDATE OF r`, t.JobID, t.WorkerID, t.Epoch).Scan(&rid, &specVersion, &topoVersion, &state, &specJSON)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrLeaseLost
-		}
-		if err != nil {
-			return err
-		}
-		if state == string(replicator.StateDeleting) || t.SpecVersion != specVersion {
-			return nil // stale spec: the worker reports again with the new one
-		}
-		var spec replicator.Spec
-		if err := json.Unmarshal(specJSON, &spec); err != nil {
-			return err
-		}
-		latestFirst := topoVersion == 0 && len(spec.ReplicationInfo) > 0 && spec.ReplicationInfo[0].Topics.StartingPosition == replicator.StartLatest
-		var topics []string
-		var parts []int32
-		var starts []int64
-		for _, ti := range t.Topics {
-			for _, p := range ti.Partitions {
-				start := fleet.OffsetEarliest
-				if latestFirst {
-					start = p.Latest
-				}
-				topics, parts, starts = append(topics, ti.Name), append(parts, p.Partition), append(starts, start)
-			}
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO checkpoints (replicator_id, topic, partition, next_offset)
-			SELECT $1::uuid, u.topic, u.partition, u.start FROM unnest($2::text[], $3::int[], $4::bigint[]) AS u(topic, partition, start)
-			ON CONFLICT DO NOTHING`, rid, topics, parts, starts); err != nil {
-			return err
-		}
-		tag, err := tx.Exec(ctx, `INSERT INTO jobs (replicator_id, kind, topic, partition)
-			SELECT $1::uuid, 'partition', u.topic, u.partition FROM unnest($2::text[], $3::int[]) AS u(topic, partition)
-			ON CONFLICT DO NOTHING`, rid, topics, parts)
-		if err != nil {
-			return err
-		}
-		added = int(tag.RowsAffected())
-		tag, err = tx.Exec(ctx, `DELETE FROM jobs j WHERE j.replicator_id = $1 AND j.kind = 'partition'
-			AND NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::int[]) AS u(topic, partition) WHERE u.topic = j.topic AND u.partition = j.partition)`,
-			rid, topics, parts)
-		if err != nil {
-			return err
-		}
-		removed = int(tag.RowsAffected())
-		_, err = tx.Exec(ctx, `UPDATE replicators SET topology_version = $2 WHERE id = $1`, rid, specVersion)
-		return err
-	})
-	return added, removed, err
-}
 
 // ReplicatorSpec returns what a worker needs to run a replicator's jobs.
 func (s *Store) ReplicatorSpec(ctx context.Context, id string) (*fleet.ReplicatorSpec, error) {
@@ -422,7 +496,7 @@ func (s *Store) TryLead(ctx context.Context, role, holder string, ttl time.Durat
 
 // ExpireLeases frees jobs whose lease has expired and returns how many.
 func (s *Store) ExpireLeases(ctx context.Context) (int, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET last_owner = owner, owner = NULL, lease_expires_at = NULL, revoke = false
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET last_owner = owner, owner = NULL, lease_expires_at = NULL, lease_token = NULL, revoke = false
 		WHERE id IN (SELECT id FROM jobs WHERE owner IS NOT NULL AND lease_expires_at < statement_timestamp()
 			ORDER BY id FOR UPDATE SKIP LOCKED)`)
 	return int(tag.RowsAffected()), err
@@ -461,6 +535,9 @@ type ReplicatorHealth struct {
 	Jobs, Running         int
 	FailingSince          *time.Time
 	FailCode, FailMessage string
+	// Fatal says a leased job reports a fatal error (fleet.JobError.Fatal):
+	// the replicator fails at once, without the failure threshold.
+	Fatal bool
 }
 
 // Health returns every replicator that is not being deleted, with counts of
@@ -473,12 +550,14 @@ func (s *Store) Health(ctx context.Context) ([]ReplicatorHealth, error) {
 				count(*) FILTER (WHERE j.owner IS NOT NULL AND j.lease_expires_at > statement_timestamp()
 					AND j.heartbeat_at IS NOT NULL AND j.spec_version = r.spec_version) AS running,
 				min((j.status->>'since')::timestamptz) FILTER (WHERE j.status ? 'code' AND j.owner IS NOT NULL
-					AND j.lease_expires_at > statement_timestamp()) AS since
+					AND j.lease_expires_at > statement_timestamp()) AS since,
+				COALESCE(bool_or(j.status->>'fatal' = 'true') FILTER (WHERE j.status ? 'code' AND j.owner IS NOT NULL
+					AND j.lease_expires_at > statement_timestamp()), false) AS fatal
 			FROM jobs j JOIN replicators r ON r.id = j.replicator_id
 			GROUP BY j.replicator_id
 		)
 		SELECT r.id::text, r.name, r.account_id, r.state, r.state_code, r.state_message, r.spec_version, r.topology_version,
-			COALESCE(j.jobs, 0), COALESCE(j.running, 0), j.since
+			COALESCE(j.jobs, 0), COALESCE(j.running, 0), j.since, COALESCE(j.fatal, false)
 		FROM replicators r LEFT JOIN j ON j.replicator_id = r.id
 		WHERE r.state <> 'DELETING'`)
 	if err != nil {
@@ -488,7 +567,7 @@ func (s *Store) Health(ctx context.Context) ([]ReplicatorHealth, error) {
 		var h ReplicatorHealth
 		var st string
 		err := row.Scan(&h.ID, &h.Name, &h.AccountID, &st, &h.StateCode, &h.StateMsg, &h.SpecVersion, &h.TopoVer,
-			&h.Jobs, &h.Running, &h.FailingSince)
+			&h.Jobs, &h.Running, &h.FailingSince, &h.Fatal)
 		h.State = replicator.State(st)
 		return h, err
 	})
@@ -500,9 +579,10 @@ func (s *Store) Health(ctx context.Context) ([]ReplicatorHealth, error) {
 		if h.FailingSince == nil {
 			continue
 		}
+		// A fatal error explains the state first, then the oldest.
 		err := s.pool.QueryRow(ctx, `SELECT status->>'code', status->>'message' FROM jobs
 			WHERE replicator_id = $1 AND status ? 'code' AND owner IS NOT NULL AND lease_expires_at > statement_timestamp()
-			ORDER BY (status->>'since')::timestamptz LIMIT 1`, h.ID).Scan(&h.FailCode, &h.FailMessage)
+			ORDER BY status->>'fatal' = 'true' DESC NULLS LAST, (status->>'since')::timestamptz LIMIT 1`, h.ID).Scan(&h.FailCode, &h.FailMessage)
 		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 			return nil, err
 		}
@@ -635,4 +715,11 @@ func (s *Store) Gauges(ctx context.Context, ttl time.Duration) (FleetGauges, err
 		return l, row.Scan(&l.Name, &l.AccountID, &l.Lag, &l.Partitions)
 	})
 	return g, err
+}
+
+// newLeaseToken returns a lease secret: 128 random bits.
+func newLeaseToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
+	return base64.RawURLEncoding.EncodeToString(b)
 }

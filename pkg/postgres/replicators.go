@@ -338,17 +338,21 @@ func (s *Store) SetState(ctx context.Context, id string, from replicator.State, 
 	return changed, err
 }
 
-// Event is one recorded state change.
+// Event is one entry of a replicator's history: a state change (Kind
+// "state") or a notice (Kind "notice": something a job or discovery did or
+// saw, such as a source topic re-created; State is the replicator's state
+// at the time).
 type Event struct {
 	At      time.Time
 	State   replicator.State
 	Code    string
 	Message string
+	Kind    string
 }
 
-// Events returns the replicator's most recent state changes, newest first.
+// Events returns the replicator's most recent events, newest first.
 func (s *Store) Events(ctx context.Context, id string, limit int) ([]Event, error) {
-	rows, err := s.pool.Query(ctx, `SELECT at, state, code, message FROM replicator_events
+	rows, err := s.pool.Query(ctx, `SELECT at, state, code, message, kind FROM replicator_events
 		WHERE replicator_id = $1 ORDER BY id DESC LIMIT $2`, id, limit)
 	if err != nil {
 		return nil, err
@@ -356,7 +360,7 @@ func (s *Store) Events(ctx context.Context, id string, limit int) ([]Event, erro
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Event, error) {
 		var e Event
 		var st string
-		err := row.Scan(&e.At, &st, &e.Code, &e.Message)
+		err := row.Scan(&e.At, &st, &e.Code, &e.Message, &e.Kind)
 		e.State = replicator.State(st)
 		return e, err
 	})

@@ -168,7 +168,9 @@ func (s *Scheduler) reconcile(ctx context.Context) error {
 	now := time.Now()
 	for _, h := range hs {
 		next, code, msg := h.State, h.StateCode, h.StateMsg
-		failing := h.FailingSince != nil && now.Sub(*h.FailingSince) >= s.cfg.FailAfter
+		// A fatal job error (a record the target refuses, a quota) fails
+		// the replicator at once; others after FailAfter.
+		failing := h.FailingSince != nil && (h.Fatal || now.Sub(*h.FailingSince) >= s.cfg.FailAfter)
 		allRunning := h.TopoVer == h.SpecVersion && h.Jobs > 0 && h.Running == h.Jobs
 		switch {
 		case failing:
