@@ -32,6 +32,7 @@ type metaTask struct {
 
 	// Owned by the loop goroutine.
 	fingerprint     string
+	reportAgainAt   time.Time // when a topology taken with a condition is sent again
 	reportedVersion int64
 	ensured         map[string]int             // source topic → partitions ensured on the target
 	setConfigs      map[string]map[string]bool // target topic → config keys this job set
@@ -194,9 +195,13 @@ func (t *metaTask) discover(cl *clients) error {
 	return errors.Join(errs...)
 }
 
+// quotaRecheck is how often a topology the control plane took with a
+// condition (a quota) is sent again while it does not change.
+const quotaRecheck = 30 * time.Second
+
 // report sends the topology when it changed (or the spec did).
 func (t *metaTask) report(ctx context.Context, cl *clients, fp string, version int64, matched []string, counts map[string]int, ids map[string]string) error {
-	if fp == t.fingerprint && version == t.reportedVersion {
+	if fp == t.fingerprint && version == t.reportedVersion && (t.reportAgainAt.IsZero() || time.Now().Before(t.reportAgainAt)) {
 		return nil
 	}
 	topics := make([]fleet.TopicInfo, 0, len(matched))
@@ -219,11 +224,19 @@ func (t *metaTask) report(ctx context.Context, cl *clients, fp string, version i
 			topics = append(topics, ti)
 		}
 	}
-	if err := t.env.ReportTopology(ctx, version, topics); err != nil {
+	var cond *workers.TopologyError
+	if err := t.env.ReportTopology(ctx, version, topics); errors.As(err, &cond) {
+		// Taken, with a condition (a quota the topics exceed) that the
+		// worker reports for this job. The same topology is sent again
+		// only now and then (the quota may have been raised), not at every
+		// discovery.
+		t.fingerprint, t.reportedVersion, t.reportAgainAt = fp, version, time.Now().Add(quotaRecheck)
+		return nil
+	} else if err != nil {
 		return fmt.Errorf("reporting topology: %w", err)
 	}
 	t.env.Logger.Info("engine: topology reported", "topics", len(matched), "spec_version", version)
-	t.fingerprint, t.reportedVersion = fp, version
+	t.fingerprint, t.reportedVersion, t.reportAgainAt = fp, version, time.Time{}
 	return nil
 }
 
