@@ -56,7 +56,7 @@ func (c *serveConfig) declare(s *settings) {
 	s.String(&c.secretsFile, "secrets-file", "", "", "JSON file: secret ARN → secret")
 	s.Bool(&c.autoMigrate, "auto-migrate", false, "apply pending migrations at start")
 	s.Duration(&c.failAfter, "failure-threshold", "30s", "how long a job may fail to make progress before its replicator is FAILED")
-	s.Int(&c.maxConcurrentAcquires, "max-concurrent-acquires", 8, "acquire requests of workers served at once; one that waits longer than 250ms for a slot gets a retryable 503, so acquires never starve heartbeats")
+	s.Int(&c.maxConcurrentAcquires, "max-concurrent-acquires", 8, "acquire requests of workers served at once (0: 8); one that waits longer than 250ms for a slot gets a retryable 503, so acquires never starve heartbeats")
 	s.Int(&c.quotaReplicators, "quota-replicators", 100, "most replicators an account may have (0: no limit)")
 	s.Int(&c.quotaTopics, "quota-topics", 750, "most source topics one replicator copies (0: no limit)")
 	s.Int(&c.quotaPartitions, "quota-partitions", 10000, "most source partitions one replicator copies (0: no limit)")
@@ -123,16 +123,13 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready chan<- st
 	if len(keys) == 0 {
 		log.Warn("serve: no access keys configured (REPLICATOR_ACCESS_KEYS); every API call will be refused")
 	}
-	if c.maxConcurrentAcquires < 1 {
-		return fmt.Errorf("REPLICATOR_MAX_CONCURRENT_ACQUIRES: %d must be at least 1", c.maxConcurrentAcquires)
-	}
 	for _, q := range []struct {
 		name string
 		v    int
-	}{{"REPLICATOR_QUOTA_REPLICATORS", c.quotaReplicators}, {"REPLICATOR_QUOTA_TOPICS", c.quotaTopics},
+	}{{"REPLICATOR_MAX_CONCURRENT_ACQUIRES", c.maxConcurrentAcquires}, {"REPLICATOR_QUOTA_REPLICATORS", c.quotaReplicators}, {"REPLICATOR_QUOTA_TOPICS", c.quotaTopics},
 		{"REPLICATOR_QUOTA_PARTITIONS", c.quotaPartitions}, {"REPLICATOR_QUOTA_ACCOUNT_PARTITIONS", c.quotaAccountPartitions}} {
 		if q.v < 0 {
-			return fmt.Errorf("%s: %d is negative (0 means no limit)", q.name, q.v)
+			return fmt.Errorf("%s: %d is negative", q.name, q.v)
 		}
 	}
 	policy, err := c.destinationPolicy()
