@@ -89,3 +89,61 @@ func TestTargetTopicDeletedWhileCopying(t *testing.T) {
 		t.Fatalf("%d of the %d records produced after the deletion arrived", next, n)
 	}
 }
+
+// TestGroupOffsetsFollowADeletedTargetTopic (finding 3, and the fault
+// suite's target-delete fault): after a target topic is deleted and created
+// again its offsets start over, so a consumer group's synced offset must be
+// translated into the new topic (mapping points of the old one count in
+// other offsets) and never left beyond the new log's end.
+func TestGroupOffsetsFollowADeletedTargetTopic(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	sadm, dadm := e.admin(e.src), e.admin(e.dst)
+	if _, err := sadm.CreateTopic(ctx, 1, 1, nil, "gamma"); err != nil {
+		t.Fatal(err)
+	}
+	arn := e.create(spec{name: "groups-after-delete", earliest: true, detectNewTopics: true, syncGroups: true})
+	e.waitState(arn, types.ReplicatorStateRunning, 10*time.Second)
+	prod := e.client(e.src)
+	produceN := func(from, to int) {
+		for i := from; i < to; i++ {
+			produce(t, prod, &kgo.Record{Topic: "gamma", Value: []byte(fmt.Sprintf("g%04d", i))})
+		}
+	}
+	commit := func(at int64) {
+		o := kadm.Offsets{}
+		o.Add(kadm.Offset{Topic: "gamma", Partition: 0, At: at, LeaderEpoch: -1})
+		if resp, err := sadm.CommitOffsets(ctx, "g", o); err != nil || resp.Error() != nil {
+			t.Fatalf("committing on the source: %v %v", err, resp.Error())
+		}
+	}
+	target := alias(srcCluster) + ".gamma"
+	groupAt := func(want int64) func() error {
+		return func() error {
+			os, err := dadm.FetchOffsets(ctx, "g")
+			if err != nil {
+				return err
+			}
+			o, ok := os.Lookup(target, 0)
+			if !ok || o.At != want {
+				return fmt.Errorf("target group offset %v (%v), want %d", o.At, ok, want)
+			}
+			return nil
+		}
+	}
+	produceN(0, 100)
+	e.readAll(e.dst, target, 100, 15*time.Second)
+	commit(100)
+	eventually(t, 20*time.Second, "group synced before the deletion", groupAt(100))
+
+	if resp, err := dadm.DeleteTopics(ctx, target); err != nil || resp[target].Err != nil {
+		t.Fatalf("deleting %s: %v %v", target, err, resp)
+	}
+	produceN(100, 150)
+	e.readAll(e.dst, target, 50, 30*time.Second) // the new topic: source 100.. at target 0..
+	// The group had consumed everything before the deletion: in the new
+	// topic it is at its start, and follows the source from there.
+	eventually(t, 30*time.Second, "group moved into the new target topic", groupAt(0))
+	commit(150) // caught up: the checkpoint is an exact point
+	eventually(t, 20*time.Second, "group follows in the new topic", groupAt(50))
+}

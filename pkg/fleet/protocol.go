@@ -66,9 +66,14 @@ type JobReport struct {
 	Checkpoint *int64 `json:"checkpoint,omitempty"`
 	// TargetCheckpoint is the next target offset after the records copied
 	// up to Checkpoint: together they are an exact offset mapping point.
-	TargetCheckpoint *int64             `json:"targetCheckpoint,omitempty"`
-	Progress         *PartitionProgress `json:"progress,omitempty"`
-	Error            *JobError          `json:"error,omitempty"`
+	TargetCheckpoint *int64 `json:"targetCheckpoint,omitempty"`
+	// TargetTopicID is the topic ID of the target topic TargetCheckpoint
+	// counts in ("" unknown): a target topic deleted and created again
+	// starts its offsets over, and mapping points of the old one must not
+	// translate offsets into the new one.
+	TargetTopicID string             `json:"targetTopicId,omitempty"`
+	Progress      *PartitionProgress `json:"progress,omitempty"`
+	Error         *JobError          `json:"error,omitempty"`
 	// Notices are things the job did or saw that the replicator's history
 	// should show (a target topic re-created, a source topic that came
 	// back as a new topic). A worker sends each notice until a heartbeat
@@ -214,6 +219,9 @@ type MappingPoint struct {
 	Partition    int32  `json:"partition"`
 	SourceOffset int64  `json:"sourceOffset"`
 	TargetOffset int64  `json:"targetOffset"`
+	// TargetTopicID is the target topic (its ID) TargetOffset counts in
+	// ("" unknown).
+	TargetTopicID string `json:"targetTopicId,omitempty"`
 }
 
 // MappingsResponse lists a replicator's mapping points, newest first per

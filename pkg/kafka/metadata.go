@@ -468,12 +468,54 @@ func (t *metaTask) syncGroups(ctx context.Context, cl *clients, flow *Flow, dete
 	if err != nil {
 		return err
 	}
+	// The target topics as they are now: their IDs (points of an earlier
+	// topic of the same name count in other offsets) and their logs' start
+	// and end (a group is never moved outside them).
+	var targetNames []string
+	seen := map[string]bool{}
+	for _, p := range points {
+		if n := flow.TargetTopic(p.Topic); !seen[n] {
+			seen[n] = true
+			targetNames = append(targetNames, n)
+		}
+	}
+	var ids map[string]string
+	var starts, ends kadm.ListedOffsets
+	if len(targetNames) > 0 {
+		td, err := cl.dstAdm.ListTopics(ctx, targetNames...)
+		if err != nil {
+			return err
+		}
+		ids = map[string]string{}
+		for n, d := range td {
+			if d.Err == nil && d.ID != (kadm.TopicID{}) {
+				ids[n] = d.ID.String()
+			}
+		}
+		if starts, err = cl.dstAdm.ListStartOffsets(ctx, targetNames...); err != nil {
+			return err
+		}
+		if ends, err = cl.dstAdm.ListEndOffsets(ctx, targetNames...); err != nil {
+			return err
+		}
+	}
 	byTP := map[tp][]fleet.MappingPoint{}
 	for _, p := range points {
+		if id := ids[flow.TargetTopic(p.Topic)]; p.TargetTopicID != "" && id != "" && p.TargetTopicID != id {
+			continue // counts in a target topic deleted since
+		}
 		byTP[tp{p.Topic, p.Partition}] = append(byTP[tp{p.Topic, p.Partition}], p)
 	}
 	for k := range byTP {
 		slices.SortFunc(byTP[k], func(a, b fleet.MappingPoint) int { return int(b.SourceOffset - a.SourceOffset) })
+	}
+	bounds := func(topic string, p int32) (start, end int64, ok bool) {
+		s, ok1 := starts.Lookup(topic, p)
+		e, ok2 := ends.Lookup(topic, p)
+		if !ok1 || !ok2 || s.Err != nil || e.Err != nil {
+			return 0, 0, false
+		}
+		return s.Offset, e.Offset, true
 	}
 	described, err := cl.dstAdm.DescribeGroups(ctx, groups...)
 	if err != nil {
@@ -490,24 +532,37 @@ func (t *metaTask) syncGroups(ctx context.Context, cl *clients, flow *Flow, dete
 			errs = append(errs, fmt.Errorf("group %s: %w", g, src.Err))
 			continue
 		}
-		out := kadm.Offsets{}
+		type cand struct {
+			topic     string
+			partition int32
+			at        int64
+			ok        bool
+		}
+		var cands []cand
 		src.Fetched.Each(func(o kadm.OffsetResponse) {
 			if o.Err != nil || o.At < 0 || !flow.CopiesTopic(o.Topic) {
 				return
 			}
-			if at, ok := Translate(byTP[tp{o.Topic, o.Partition}], o.At); ok {
-				out.Add(kadm.Offset{Topic: flow.TargetTopic(o.Topic), Partition: o.Partition, At: at, LeaderEpoch: -1})
-			}
+			at, ok := Translate(byTP[tp{o.Topic, o.Partition}], o.At)
+			cands = append(cands, cand{flow.TargetTopic(o.Topic), o.Partition, at, ok})
 		})
-		if len(out) == 0 {
+		if len(cands) == 0 {
 			continue
 		}
-		cur, err := cl.dstAdm.FetchOffsets(ctx, g)
-		if err == nil {
-			out.KeepFunc(func(o kadm.Offset) bool {
-				c, ok := cur.Lookup(o.Topic, o.Partition)
-				return !ok || c.Err != nil || c.At < o.At
-			})
+		cur, curErr := cl.dstAdm.FetchOffsets(ctx, g)
+		out := kadm.Offsets{}
+		for _, c := range cands {
+			var now syncPos
+			if curErr == nil {
+				if o, ok := cur.Lookup(c.topic, c.partition); ok && o.Err == nil && o.At >= 0 {
+					now.cur, now.haveCur = o.At, true
+				}
+			}
+			now.start, now.end, now.haveBounds = bounds(c.topic, c.partition)
+			now.translated, now.haveTranslation = c.at, c.ok
+			if at, ok := now.next(); ok {
+				out.Add(kadm.Offset{Topic: c.topic, Partition: c.partition, At: at, LeaderEpoch: -1})
+			}
 		}
 		if len(out) == 0 {
 			continue
@@ -534,4 +589,40 @@ func Translate(points []fleet.MappingPoint, s int64) (int64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// syncPos is what the group offset sync knows of one partition of a group
+// on the target.
+type syncPos struct {
+	translated      int64 // the group's source offset, translated
+	haveTranslation bool
+	cur             int64 // the group's offset on the target now
+	haveCur         bool
+	start, end      int64 // the target partition's log
+	haveBounds      bool
+}
+
+// next decides the group's new target offset, or ok=false to leave it. A
+// translation is kept inside the target's log; an offset never moves
+// backwards, except one beyond the log's end, which was committed for an
+// earlier target topic of the same name (deleted since): it moves to the
+// translation, or to the log's start when there is none yet (re-reading,
+// never skipping).
+func (p syncPos) next() (int64, bool) {
+	at := p.translated
+	if p.haveBounds {
+		at = max(p.start, min(at, p.end))
+	}
+	switch {
+	case p.haveCur && p.haveBounds && p.cur > p.end:
+		if !p.haveTranslation {
+			return p.start, true
+		}
+		return at, true
+	case !p.haveTranslation:
+		return 0, false
+	case p.haveCur && p.cur >= at:
+		return 0, false
+	}
+	return at, true
 }

@@ -28,9 +28,17 @@ type partState struct {
 	// filtered); acked the highest acknowledged by the target, with its
 	// target offset. Acknowledgements come in order per partition.
 	seen, acked, ackedTarget int64
-	inflight                 int       // records handed and not acknowledged
-	inflightB                int64     // their recordCost
-	lastProgress             time.Time // last acknowledgement, or hand-over with nothing in flight
+	// ackedTargetID is the target topic (its ID) ackedTarget counts in.
+	ackedTargetID string
+	// firstPoint is the first record copied into a new target topic (one
+	// deleted and created again): source offset ↔ target offset, an exact
+	// mapping point the next report sends instead of the checkpoint, so
+	// that consumer groups can be translated into the new topic from where
+	// it starts.
+	firstPoint *fleet.MappingPoint
+	inflight      int       // records handed and not acknowledged
+	inflightB     int64     // their recordCost
+	lastProgress  time.Time // last acknowledgement, or hand-over with nothing in flight
 	// pending are records fetched and not yet handed to the producer,
 	// in offset order: they wait for room (the in-flight cap) or for the
 	// record before them (copying one at a time).
@@ -324,8 +332,17 @@ func (p *partState) report(version int64, connErr *fleet.JobError) fleet.JobRepo
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	r := fleet.JobReport{SpecVersion: version}
-	if src, dst, ok := p.checkpointLocked(); ok {
-		r.Checkpoint, r.TargetCheckpoint = &src, &dst
+	if fp := p.firstPoint; fp != nil {
+		p.firstPoint = nil
+		r.Checkpoint, r.TargetCheckpoint, r.TargetTopicID = &fp.SourceOffset, &fp.TargetOffset, fp.TargetTopicID
+	} else if src, dst, ok := p.checkpointLocked(); ok {
+		r.Checkpoint = &src
+		if p.ackedTarget >= 0 {
+			// The target position is known only once this job had a
+			// record acknowledged; before that the store keeps the one it
+			// has (records skipped since do not move it).
+			r.TargetCheckpoint, r.TargetTopicID = &dst, p.ackedTargetID
+		}
 	}
 	now := time.Now()
 	el := now.Sub(p.rateAt).Seconds()

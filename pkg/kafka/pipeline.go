@@ -839,7 +839,11 @@ func (r *replication) acked(st *partState, h handed, dst int64, err error, name,
 		}
 	} else if st.failedAt < 0 || src < st.failedAt {
 		st.lastProgress = time.Now()
-		st.acked, st.ackedTarget = src, dst
+		id := r.targets.knownID(st.targetTopic)
+		if st.ackedTargetID != "" && id != "" && id != st.ackedTargetID {
+			st.firstPoint = &fleet.MappingPoint{SourceOffset: src, TargetOffset: dst, TargetTopicID: id}
+		}
+		st.acked, st.ackedTarget, st.ackedTargetID = src, dst, id
 		st.records++
 		st.bytes += h.size
 		lat := time.Since(h.ts)

@@ -254,7 +254,7 @@ func (s *Store) Heartbeat(ctx context.Context, worker string, reports []fleet.Jo
 		worker, ids, epochs, versions, statuses, progresses, interval(ttl), tokens)
 	cp := checkpointArgs(reports)
 	if len(cp.ids) > 0 {
-		batch.Queue(checkpointSQL, worker, cp.ids, cp.epochs, cp.tokens, cp.offsets, cp.targets)
+		batch.Queue(checkpointSQL, worker, cp.ids, cp.epochs, cp.tokens, cp.offsets, cp.targets, cp.targetIDs)
 	}
 	if nt := noticeArgs(reports); len(nt.ids) > 0 {
 		batch.Queue(noticeSQL, worker, nt.ids, nt.epochs, nt.tokens, nt.at, nt.codes, nt.messages)
@@ -313,29 +313,32 @@ const leaseFence = `j.owner = $1 AND j.epoch = u.epoch AND j.lease_token = u.tok
 
 // checkpointSQL stores checkpoints of partition jobs the worker still holds
 // (leaseFence), and records a mapping point of a partition at most every 5
-// seconds (the checkpoint row itself is always the newest point). $6 holds
-// the target offsets (-1: none reported). A checkpoint of another
+// seconds (the checkpoint row itself is always the newest point), and the
+// first point in a new target topic (another target topic ID) at once. $6 holds
+// the target offsets (-1: none reported) and $7 the target topic IDs they
+// count in. A checkpoint of another
 // incarnation of the topic (topic_id) is never written.
 const checkpointSQL = `WITH u AS (
-		SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[]) AS u(id, epoch, token, next_offset, target_next)
+		SELECT * FROM unnest($2::bigint[], $3::bigint[], $4::text[], $5::bigint[], $6::bigint[], $7::text[]) AS u(id, epoch, token, next_offset, target_next, target_id)
 	), upd AS (
 		UPDATE checkpoints c SET next_offset = u.next_offset, updated_at = statement_timestamp(),
 			target_next_offset = CASE WHEN u.target_next >= 0 THEN u.target_next ELSE c.target_next_offset END,
-			mapping_at = CASE WHEN u.target_next >= 0 AND u.next_offset <> c.next_offset
-				AND c.mapping_at < statement_timestamp() - interval '5 seconds' THEN statement_timestamp() ELSE c.mapping_at END
+			target_topic_id = CASE WHEN u.target_next >= 0 THEN u.target_id ELSE c.target_topic_id END,
+			mapping_at = CASE WHEN u.target_next >= 0 AND (u.target_id <> c.target_topic_id OR u.next_offset <> c.next_offset
+				AND c.mapping_at < statement_timestamp() - interval '5 seconds') THEN statement_timestamp() ELSE c.mapping_at END
 		FROM u, jobs j
 		WHERE j.id = u.id AND ` + leaseFence + `
 			AND c.replicator_id = j.replicator_id AND c.topic = j.topic AND c.partition = j.partition AND c.topic_id = j.topic_id
-		RETURNING c.replicator_id, c.topic, c.partition, c.next_offset, u.target_next, c.mapping_at = statement_timestamp() AS record
+		RETURNING c.replicator_id, c.topic, c.partition, c.next_offset, u.target_next, u.target_id, c.mapping_at = statement_timestamp() AS record
 	)
-	INSERT INTO offset_mappings (replicator_id, topic, partition, source_offset, target_offset)
-	SELECT replicator_id, topic, partition, next_offset, target_next FROM upd WHERE record
+	INSERT INTO offset_mappings (replicator_id, topic, partition, source_offset, target_offset, target_topic_id)
+	SELECT replicator_id, topic, partition, next_offset, target_next, target_id FROM upd WHERE record
 	ON CONFLICT (replicator_id, topic, partition, source_offset)
-	DO UPDATE SET target_offset = EXCLUDED.target_offset, recorded_at = statement_timestamp()`
+	DO UPDATE SET target_offset = EXCLUDED.target_offset, target_topic_id = EXCLUDED.target_topic_id, recorded_at = statement_timestamp()`
 
 type checkpointCols struct {
 	ids, epochs, offsets, targets []int64
-	tokens                        []string
+	tokens, targetIDs             []string
 }
 
 // checkpointArgs collects the checkpoints of reports as checkpointSQL's
@@ -351,6 +354,7 @@ func checkpointArgs(reports []fleet.JobReport) (c checkpointCols) {
 		}
 		c.ids, c.epochs, c.tokens = append(c.ids, r.JobID), append(c.epochs, r.Epoch), append(c.tokens, r.Token)
 		c.offsets, c.targets = append(c.offsets, *r.Checkpoint), append(c.targets, t)
+		c.targetIDs = append(c.targetIDs, r.TargetTopicID)
 	}
 	return c
 }
@@ -396,13 +400,13 @@ func noticeArgs(reports []fleet.JobReport) (c noticeCols) {
 // MappingPoints returns the newest mapping points (at most perPartition) of
 // each of a replicator's partitions.
 func (s *Store) MappingPoints(ctx context.Context, replicatorID string, perPartition int) ([]fleet.MappingPoint, error) {
-	rows, err := s.pool.Query(ctx, `SELECT topic, partition, source_offset, target_offset FROM (
-			SELECT m.topic, m.partition, m.source_offset, m.target_offset,
+	rows, err := s.pool.Query(ctx, `SELECT topic, partition, source_offset, target_offset, target_topic_id FROM (
+			SELECT m.topic, m.partition, m.source_offset, m.target_offset, m.target_topic_id,
 				row_number() OVER (PARTITION BY topic, partition ORDER BY source_offset DESC) AS rn
 			FROM offset_mappings m WHERE replicator_id = $1) x
 		WHERE rn <= $2
 		UNION
-		SELECT topic, partition, next_offset, target_next_offset FROM checkpoints
+		SELECT topic, partition, next_offset, target_next_offset, target_topic_id FROM checkpoints
 		WHERE replicator_id = $1 AND target_next_offset IS NOT NULL
 		ORDER BY 1, 2, 3 DESC`, replicatorID, perPartition)
 	if err != nil {
@@ -410,7 +414,7 @@ func (s *Store) MappingPoints(ctx context.Context, replicatorID string, perParti
 	}
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (fleet.MappingPoint, error) {
 		var p fleet.MappingPoint
-		err := row.Scan(&p.Topic, &p.Partition, &p.SourceOffset, &p.TargetOffset)
+		err := row.Scan(&p.Topic, &p.Partition, &p.SourceOffset, &p.TargetOffset, &p.TargetTopicID)
 		return p, err
 	})
 }
@@ -443,7 +447,7 @@ func (s *Store) Release(ctx context.Context, worker string, reports []fleet.JobR
 			return err
 		}
 		if len(cp.ids) > 0 {
-			if _, err := tx.Exec(ctx, checkpointSQL, worker, cp.ids, cp.epochs, cp.tokens, cp.offsets, cp.targets); err != nil {
+			if _, err := tx.Exec(ctx, checkpointSQL, worker, cp.ids, cp.epochs, cp.tokens, cp.offsets, cp.targets, cp.targetIDs); err != nil {
 				return err
 			}
 		}
