@@ -35,10 +35,10 @@ type partState struct {
 	// mapping point the next report sends instead of the checkpoint, so
 	// that consumer groups can be translated into the new topic from where
 	// it starts.
-	firstPoint *fleet.MappingPoint
-	inflight      int       // records handed and not acknowledged
-	inflightB     int64     // their recordCost
-	lastProgress  time.Time // last acknowledgement, or hand-over with nothing in flight
+	firstPoint   *fleet.MappingPoint
+	inflight     int       // records handed and not acknowledged
+	inflightB    int64     // their recordCost
+	lastProgress time.Time // last acknowledgement, or hand-over with nothing in flight
 	// pending are records fetched and not yet handed to the producer,
 	// in offset order: they wait for room (the in-flight cap) or for the
 	// record before them (copying one at a time).
