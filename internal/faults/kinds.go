@@ -12,7 +12,7 @@ type Kind struct {
 	ID    string // what FAULTS_KINDS names
 	Label string // what the report shows
 	// Default kinds run unless FAULTS_KINDS says otherwise; the others
-	// (topic lifecycle, the clean PostgreSQL stop) only when named.
+	// only when named (today every kind is a default one).
 	Default bool
 }
 
@@ -21,7 +21,7 @@ var Kinds = []Kind{
 	{"worker-kill", "worker SIGKILL", true},
 	{"zombie", "zombie worker (SIGSTOP past its lease)", true},
 	{"pg-kill", "PostgreSQL SIGKILL", true},
-	{"pg-stop", "PostgreSQL stop/start", false},
+	{"pg-stop", "PostgreSQL stop/start", true},
 	{"serve-kill", "serve replica SIGKILL", true},
 	{"source-leader-kill", "source partition leader SIGKILL", true},
 	{"target-leader-kill", "target partition leader SIGKILL", true},
@@ -33,8 +33,8 @@ var Kinds = []Kind{
 	{"net-serve-drop", "network: a worker↔serve packets dropped", true},
 	{"net-serve-delay", "network: a worker↔serve delay", true},
 	{"net-serve-cut", "network: a worker↔serve connections cut", true},
-	{"source-recreate", "source topic deleted and re-created", false},
-	{"target-delete", "target topic deleted", false},
+	{"source-recreate", "source topic deleted and re-created", true},
+	{"target-delete", "target topic deleted", true},
 }
 
 // KindByID returns the kind with that ID.
