@@ -1,0 +1,69 @@
+package postgres_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/openreplicator/replicator/pkg/fleet"
+	"github.com/openreplicator/replicator/pkg/replicator"
+)
+
+// TestNULInOneReportCostsNoOtherLease: the text of a report (an error
+// message, a notice, the target topic of the progress) comes in part from
+// the clusters a tenant controls: a broker's error message, a topic name
+// from the source's metadata. PostgreSQL refuses U+0000 in text and jsonb,
+// so one report carrying it must not make the whole heartbeat fail: the
+// other reports of the request (other replicators' jobs, other accounts')
+// must still renew their leases.
+func TestNULInOneReportCostsNoOtherLease(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(r *fleet.JobReport)
+	}{
+		{"error message", func(r *fleet.JobReport) {
+			r.Error = &fleet.JobError{Code: "SourceUnreachable", Message: "broker said \x00 bye", Since: time.Now()}
+		}},
+		{"error code", func(r *fleet.JobReport) {
+			r.Error = &fleet.JobError{Code: "X\x00", Message: "m", Since: time.Now()}
+		}},
+		{"notice message", func(r *fleet.JobReport) {
+			r.Notices = []fleet.Notice{{Code: "TargetTopicRecreated", Message: "topic a\x00b re-created", At: time.Now()}}
+		}},
+		{"progress target topic", func(r *fleet.JobReport) {
+			r.Progress = &fleet.PartitionProgress{TargetTopic: "src.a\x00b", LastOffset: 1}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newFleetDB(t)
+			victim := f.create("victim", replicator.StartEarliest)
+			hostile := f.create("hostile", replicator.StartEarliest)
+			var vl, hl fleet.Lease
+			for _, l := range f.acquire("w1") {
+				switch l.ReplicatorID {
+				case victim:
+					vl = l
+				case hostile:
+					hl = l
+				}
+			}
+			if vl.JobID == 0 || hl.JobID == 0 {
+				t.Fatal("metadata jobs not granted")
+			}
+			bad := md2report(hl)
+			tc.set(&bad)
+			hb, err := f.s.Heartbeat(f.ctx, "w1", []fleet.JobReport{md2report(vl), bad}, f.ttl)
+			if err != nil {
+				t.Fatalf("one report with a NUL failed the whole heartbeat (every lease in it is lost): %v", err)
+			}
+			renewed := false
+			for _, id := range hb.Renewed {
+				if id == vl.JobID {
+					renewed = true
+				}
+			}
+			if !renewed {
+				t.Fatalf("the other replicator's lease was not renewed: %+v", hb)
+			}
+		})
+	}
+}
