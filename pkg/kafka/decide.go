@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -48,8 +49,9 @@ const (
 	// stale, a delivery timeout, a purge, the network): fetch it again and
 	// retry.
 	failTransient failureKind = iota
-	// failUnknownTopic: the target topic is gone or was re-created: make
-	// sure of it (create it again), purge it from the producer, then retry.
+	// failUnknownTopic: the target topic is gone, was re-created or lacks
+	// the partition: make sure of it (create it again, add partitions),
+	// purge it from the producer, then retry.
 	failUnknownTopic
 	// failRefused: the target refuses the record (or its batch): find the
 	// refused record and stop the partition at it.
@@ -62,7 +64,10 @@ func classifyProduceError(err error) (failureKind, string) {
 	switch {
 	case err == nil:
 		return failTransient, ""
-	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID):
+	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID),
+		strings.Contains(err.Error(), "invalid record partitioning choice"):
+		// The last: franz-go's own refusal of a partition the target
+		// topic does not have (re-created elsewhere with fewer).
 		return failUnknownTopic, ""
 	case errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge):
 		return failRefused, CodeRecordTooLarge

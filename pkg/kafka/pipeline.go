@@ -1086,6 +1086,9 @@ func (r *replication) recoverTarget(cl *clients, st *partState) {
 						r.targets.recreated(target, id)
 						r.log.Info("engine: the producer starts over with the new target topic", "topic", target, "topic_id", id)
 					}
+					if cl.solo != nil {
+						cl.solo.ForceMetadataRefresh() // partitions may have been added
+					}
 					r.targets.endRecovery(target)
 					if created {
 						msg := fmt.Sprintf("target topic %s was not found (deleted?); it was created again with %d partitions%s and copying goes on from the checkpoints",
@@ -1126,6 +1129,12 @@ func (r *replication) configsNote() string {
 func (r *replication) remakeTarget(ctx context.Context, cl *clients, target, source string) (bool, int, string, error) {
 	id, n, err := topicMeta(ctx, cl.dstAdmCl, target)
 	if err == nil {
+		// It exists, maybe with fewer partitions than the source (created
+		// again elsewhere): add them, and have the producer learn them.
+		if got, _, err := r.createTarget(ctx, cl, source, -1); err == nil && got > n {
+			cl.producer.ForceMetadataRefresh() // the second producer: in recoverTarget
+			n = got
+		}
 		return false, n, id, nil
 	}
 	if !errors.Is(err, kerr.UnknownTopicOrPartition) {
