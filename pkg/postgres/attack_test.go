@@ -67,3 +67,49 @@ func TestNULInOneReportCostsNoOtherLease(t *testing.T) {
 		})
 	}
 }
+
+// TestHugeLagsDoNotBreakFleetGauges: a partition's lag is the source's
+// high watermark minus the checkpoint, and the high watermark is what the
+// tenant's source cluster says (a fake broker can say 2^63-1). The sum of
+// a replicator's lags must not overflow into an error that takes every
+// tenant's fleet gauges (replicator_fleet_message_lag, the workers'
+// heartbeat ages) off /metrics.
+func TestHugeLagsDoNotBreakFleetGauges(t *testing.T) {
+	f := newFleetDB(t)
+	hostile := f.create("hostile-lag", replicator.StartEarliest)
+	f.create("other-lag", replicator.StartEarliest)
+	for _, md := range f.acquire("w1") {
+		f.report(md, "w1", topic("t", "ID-"+md.ReplicatorID[:8], 2, 10))
+	}
+	var reps []fleet.JobReport
+	for _, l := range f.acquire("w1") {
+		if l.Kind != fleet.KindPartition {
+			continue
+		}
+		rep := report(l, 0, 0)
+		lag := int64(5)
+		if l.ReplicatorID == hostile {
+			lag = 1<<63 - 1
+		}
+		rep.Progress = &fleet.PartitionProgress{TargetTopic: "src.t", HighWatermark: lag, Lag: lag}
+		reps = append(reps, rep)
+	}
+	if len(reps) != 4 {
+		t.Fatalf("%d partition leases", len(reps))
+	}
+	if hb, err := f.s.Heartbeat(f.ctx, "w1", reps, f.ttl); err != nil || len(hb.Renewed) != 4 {
+		t.Fatalf("heartbeat: %+v %v", hb, err)
+	}
+	g, err := f.s.Gauges(f.ctx, f.ttl)
+	if err != nil {
+		t.Fatalf("the fleet gauges of every tenant fail because of one replicator's lag: %v", err)
+	}
+	for _, l := range g.Lag {
+		if l.Name == "other-lag" && l.Lag != 10 {
+			t.Fatalf("other replicator's lag %d, want 10", l.Lag)
+		}
+		if l.Name == "hostile-lag" && l.Lag < 0 {
+			t.Fatalf("hostile replicator's lag wrapped to %d", l.Lag)
+		}
+	}
+}
