@@ -685,7 +685,9 @@ type ReplicatorLag struct {
 	Partitions      int
 }
 
-// Gauges reads the fleet figures.
+// Gauges reads the fleet figures. A replicator's lag is capped at the
+// largest int64: the lags come from high watermarks a tenant's cluster
+// states, and a sum past it must not fail every tenant's gauges.
 func (s *Store) Gauges(ctx context.Context, ttl time.Duration) (FleetGauges, error) {
 	g := FleetGauges{HeartbeatAge: map[string]float64{}}
 	rows, err := s.pool.Query(ctx, `SELECT id, EXTRACT(EPOCH FROM statement_timestamp() - last_seen)::float8
@@ -704,7 +706,7 @@ func (s *Store) Gauges(ctx context.Context, ttl time.Duration) (FleetGauges, err
 	}
 	rows.Close()
 	rows, err = s.pool.Query(ctx, `SELECT r.name, r.account_id,
-			COALESCE(sum((j.progress->>'lag')::bigint), 0), count(j.id)
+			LEAST(COALESCE(sum(GREATEST((j.progress->>'lag')::bigint, 0)), 0), 9223372036854775807)::bigint, count(j.id)
 		FROM replicators r JOIN jobs j ON j.replicator_id = r.id AND j.kind = 'partition'
 		WHERE r.state <> 'DELETING' GROUP BY r.id`)
 	if err != nil {
