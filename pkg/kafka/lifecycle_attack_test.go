@@ -46,3 +46,50 @@ func TestTargetTopicRecreatedElsewhereWithFewerPartitions(t *testing.T) {
 		r.waitCopies("src.f", p, seq(fmt.Sprintf("f%d-", p), 3, 8), 30*time.Second)
 	}
 }
+
+// TestNullAndEmptyRecordsKeepTheirShape: a tombstone (null value), an
+// empty value, a null key and an empty key are four different records to
+// a consumer (compaction deletes keys on null values only); each copy
+// must keep the shape of its source record.
+func TestNullAndEmptyRecordsKeepTheirShape(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.createTopic(r.src, "n", 1, nil)
+	prod := r.client(r.src, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	r.produce(prod,
+		&kgo.Record{Topic: "n", Key: []byte("k"), Value: nil},
+		&kgo.Record{Topic: "n", Key: []byte("k"), Value: []byte{}},
+		&kgo.Record{Topic: "n", Key: nil, Value: []byte("v")},
+		&kgo.Record{Topic: "n", Key: []byte{}, Value: []byte("v")},
+		&kgo.Record{Topic: "n", Key: []byte("h"), Value: []byte("v"), Headers: []kgo.RecordHeader{{Key: "nil", Value: nil}, {Key: "empty", Value: []byte{}}}},
+	)
+	src := r.read(r.src, "n", 0)
+	r.start("n", 0, -1, "")
+	var dst []*kgo.Record
+	eventually(t, 10*time.Second, "5 records copied", func() error {
+		dst = r.read(r.dst, "src.n", 0)
+		if len(dst) < 5 {
+			return fmt.Errorf("%d records", len(dst))
+		}
+		return nil
+	})
+	shape := func(b []byte) string {
+		switch {
+		case b == nil:
+			return "null"
+		case len(b) == 0:
+			return "empty"
+		}
+		return string(b)
+	}
+	for i := range 5 {
+		s, d := src[i], dst[i]
+		if shape(s.Key) != shape(d.Key) || shape(s.Value) != shape(d.Value) {
+			t.Errorf("record %d: source key %s value %s, copy key %s value %s", i, shape(s.Key), shape(s.Value), shape(d.Key), shape(d.Value))
+		}
+		for j := range s.Headers {
+			if j >= len(d.Headers) || shape(s.Headers[j].Value) != shape(d.Headers[j].Value) {
+				t.Errorf("record %d header %d: source %+v, copy %+v", i, j, s.Headers, d.Headers)
+			}
+		}
+	}
+}
