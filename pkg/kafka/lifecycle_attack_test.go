@@ -3,10 +3,15 @@ package kafka_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/openreplicator/replicator/pkg/fleet"
+	"github.com/openreplicator/replicator/pkg/kafka"
+	"github.com/openreplicator/replicator/workers"
 )
 
 // TestTargetTopicRecreatedElsewhereWithFewerPartitions: someone deletes
@@ -91,5 +96,51 @@ func TestNullAndEmptyRecordsKeepTheirShape(t *testing.T) {
 				t.Errorf("record %d header %d: source %+v, copy %+v", i, j, s.Headers, d.Headers)
 			}
 		}
+	}
+}
+
+// TestTopologyChurnIsNotReportedAtEveryDiscovery: a tenant who deletes
+// and re-creates a source topic in a loop (or creates topics one after
+// another) changes the source's topology at every discovery (every
+// 500 ms by default). Each report makes the control plane parse the
+// replicator's whole topology and apply it: retire jobs, delete and insert
+// checkpoints and offset mappings, record events, in the PostgreSQL every
+// tenant shares. Discovery may look as often as it likes, but a changing
+// topology is reported at most every minTopologyInterval (the first change
+// at once).
+func TestTopologyChurnIsNotReportedAtEveryDiscovery(t *testing.T) {
+	const minTopologyInterval = 2 * time.Second
+	r := newRig(t, rigOpts{cfg: func(c *kafka.Config) { c.DiscoveryInterval = 100 * time.Millisecond }})
+	r.createTopic(r.src, "churn", 1, nil)
+	var mu sync.Mutex
+	var reports []time.Time
+	r.nextJob++
+	l := fleet.Lease{JobID: r.nextJob, Epoch: 1, ReplicatorID: r.spec.ID, Kind: fleet.KindMetadata, SpecVersion: 1}
+	task, err := r.eng.Start(context.Background(), l, r.spec, workers.TaskEnv{WorkerID: "w1", Logger: r.log,
+		LeaseFresh: func() bool { return true },
+		ReportTopology: func(context.Context, int64, []fleet.TopicInfo) error {
+			mu.Lock()
+			reports = append(reports, time.Now())
+			mu.Unlock()
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(task.Abort)
+	adm := r.admin(r.src)
+	start := time.Now()
+	for i := 0; time.Since(start) < 4*time.Second; i++ {
+		if _, err := adm.CreateTopic(context.Background(), 1, 1, nil, fmt.Sprintf("new-%03d", i)); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond) // the tenant's pace, not a wait for the system
+	}
+	elapsed := time.Since(start)
+	mu.Lock()
+	n := len(reports)
+	mu.Unlock()
+	if max := 2 + int(elapsed/minTopologyInterval); n > max {
+		t.Fatalf("%d topology reports in %s of churn, want at most %d (one per %s)", n, elapsed.Round(time.Millisecond), max, minTopologyInterval)
 	}
 }
