@@ -33,6 +33,7 @@ type metaTask struct {
 	// Owned by the loop goroutine.
 	fingerprint     string
 	reportAgainAt   time.Time // when a topology taken with a condition is sent again
+	reportedAt      time.Time // when a topology was last taken
 	reportedVersion int64
 	ensured         map[string]int             // source topic → partitions ensured on the target
 	setConfigs      map[string]map[string]bool // target topic → config keys this job set
@@ -195,6 +196,12 @@ func (t *metaTask) discover(cl *clients) error {
 	return errors.Join(errs...)
 }
 
+// minTopologyInterval is the least time between two reports of a changing
+// topology under the same spec: each report makes the control plane
+// apply the replicator's whole topology in the database every tenant
+// shares, and how often the source changes is in the tenant's hands.
+const minTopologyInterval = 2 * time.Second
+
 // quotaRecheck is how often a topology the control plane took with a
 // condition (a quota) is sent again while it does not change.
 const quotaRecheck = 30 * time.Second
@@ -202,6 +209,13 @@ const quotaRecheck = 30 * time.Second
 // report sends the topology when it changed (or the spec did).
 func (t *metaTask) report(ctx context.Context, cl *clients, fp string, version int64, matched []string, counts map[string]int, ids map[string]string) error {
 	if fp == t.fingerprint && version == t.reportedVersion && (t.reportAgainAt.IsZero() || time.Now().Before(t.reportAgainAt)) {
+		return nil
+	}
+	if version == t.reportedVersion && time.Since(t.reportedAt) < minTopologyInterval {
+		// Changed again soon after the last report (a tenant churning
+		// its topics): sent once the interval has passed, with whatever
+		// the source holds then. Partition jobs check their topic's ID
+		// themselves meanwhile.
 		return nil
 	}
 	topics := make([]fleet.TopicInfo, 0, len(matched))
@@ -230,13 +244,13 @@ func (t *metaTask) report(ctx context.Context, cl *clients, fp string, version i
 		// worker reports for this job. The same topology is sent again
 		// only now and then (the quota may have been raised), not at every
 		// discovery.
-		t.fingerprint, t.reportedVersion, t.reportAgainAt = fp, version, time.Now().Add(quotaRecheck)
+		t.fingerprint, t.reportedVersion, t.reportAgainAt, t.reportedAt = fp, version, time.Now().Add(quotaRecheck), time.Now()
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("reporting topology: %w", err)
 	}
 	t.env.Logger.Info("engine: topology reported", "topics", len(matched), "spec_version", version)
-	t.fingerprint, t.reportedVersion, t.reportAgainAt = fp, version, time.Time{}
+	t.fingerprint, t.reportedVersion, t.reportAgainAt, t.reportedAt = fp, version, time.Time{}, time.Now()
 	return nil
 }
 
