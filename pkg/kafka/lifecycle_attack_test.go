@@ -3,6 +3,8 @@ package kafka_test
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -143,4 +145,68 @@ func TestTopologyChurnIsNotReportedAtEveryDiscovery(t *testing.T) {
 	if max := 2 + int(elapsed/minTopologyInterval); n > max {
 		t.Fatalf("%d topology reports in %s of churn, want at most %d (one per %s)", n, elapsed.Round(time.Millisecond), max, minTopologyInterval)
 	}
+}
+
+// TestRecordLargerThanTheFetchLimitsIsCopied: a record of 4.5 MB, over the
+// consumer's per-partition fetch limit (2 MiB) but within both topics'
+// max.message.bytes (5 MB), is copied in its place: a broker returns a
+// first batch larger than the fetch limits whole (KIP-74).
+func TestRecordLargerThanTheFetchLimitsIsCopied(t *testing.T) {
+	r := newRig(t, rigOpts{spec: copyConfigs, cfg: fastRetries})
+	r.createTopic(r.src, "huge", 1, map[string]*string{"max.message.bytes": str(bigLimit)})
+	big := strings.Repeat("H", 4_500_000)
+	r.produce(r.bigProducer(), recs("huge", 0, "h0", big, "h2")...)
+	task := r.start("huge", 0, -1, "")
+	r.waitCopies("src.huge", 0, []string{"h0", fmt.Sprintf("<%d bytes HHHHHHHH>", len(big)), "h2"}, 20*time.Second)
+	if rep := task.Report(); rep.Error != nil {
+		t.Fatalf("error after copying: %+v", rep.Error)
+	}
+}
+
+// TestRecordsTheTargetAcceptsAreCopiedUpToItsLimit: "anything the source
+// holds and the target topic accepts is copied, up to the target's
+// max.message.bytes". A broker compares a batch's size (its offset and
+// length fields included) with max.message.bytes; franz-go counts 4 bytes
+// more (the length of the records field of the request). Records near the
+// limit that the target topic takes when produced to it directly must be
+// copied too, not stopped as too large.
+func TestRecordsTheTargetAcceptsAreCopiedUpToItsLimit(t *testing.T) {
+	const limit = 10_000
+	r := newRig(t, rigOpts{cfg: fastRetries})
+	lim := map[string]*string{"max.message.bytes": str(fmt.Sprint(limit))}
+	r.createTopic(r.dst, "probe", 1, lim)
+	r.createTopic(r.dst, "src.edge", 1, lim)
+	r.createTopic(r.src, "edge", 1, map[string]*string{"max.message.bytes": str(bigLimit)})
+	// Which value sizes does the target topic take, one record at a time?
+	probe := r.client(r.dst, kgo.ProducerBatchMaxBytes(4*limit), kgo.ProducerLinger(0), kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	var accepted []string
+	for n := limit - 80; n <= limit; n++ {
+		v := strings.Repeat("e", n)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := probe.ProduceSync(ctx, &kgo.Record{Topic: "probe", Value: []byte(v)}).FirstErr()
+		cancel()
+		if err == nil {
+			accepted = append(accepted, v)
+		}
+	}
+	if len(accepted) == 0 {
+		t.Fatal("the target took none of the probe records")
+	}
+	prod := r.bigProducer()
+	for _, v := range accepted {
+		r.produce(prod, &kgo.Record{Topic: "edge", Value: []byte(v)})
+	}
+	r.produce(prod, &kgo.Record{Topic: "edge", Value: []byte("end")})
+	task := r.start("edge", 0, -1, "")
+	want := values(recs("edge", 0, append(append([]string{}, accepted...), "end")...))
+	eventually(t, 20*time.Second, fmt.Sprintf("the %d records the target takes (largest %d bytes) copied", len(accepted), len(accepted[len(accepted)-1])), func() error {
+		if rep := task.Report(); rep.Error != nil && rep.Error.Fatal {
+			return fmt.Errorf("stopped: %s: %s", rep.Error.Code, rep.Error.Message)
+		}
+		got := firstCopies(values(r.read(r.dst, "src.edge", 0)))
+		if !slices.Equal(got, want) {
+			return fmt.Errorf("%d of %d copied", len(got), len(want))
+		}
+		return nil
+	})
 }
