@@ -673,7 +673,7 @@ type handed struct {
 	ts    time.Time
 	size  int64 // key and value bytes (metrics)
 	cost  int64 // recordCost
-	batch int64 // recordBatchBytes
+	batch int64 // brokerBatchBytes
 	alone bool  // through the second producer (see limits.go)
 }
 
@@ -710,7 +710,7 @@ func (r *replication) pump(cl *clients, st *partState, flow *Flow, capB int64, p
 				continue
 			}
 			h := handed{out: o, src: rec.Offset, ts: rec.Timestamp, size: int64(len(rec.Key) + len(rec.Value)),
-				cost: recordCost(o), batch: recordBatchBytes(o)}
+				cost: recordCost(o), batch: brokerBatchBytes(o)}
 			alone := h.batch > mainCap // within the target's limit (raised since), not the main producer's cap
 			v := admit(handoff{batchBytes: h.batch, limit: limit, cost: h.cost, inflight: st.inflight, inflightB: st.inflightB,
 				cap: capB, isolating: alone || rec.Offset <= st.isolateUntil})
@@ -1156,7 +1156,7 @@ func (r *replication) soloProducer(cl *clients) *kgo.Client {
 	if cl.solo == nil {
 		opts := append(append([]kgo.Opt{}, cl.dstOpts...),
 			kgo.RecordPartitioner(kgo.ManualPartitioner()),
-			kgo.ProducerBatchMaxBytes(maxBatchCap),
+			kgo.ProducerBatchMaxBytes(int32(producerCap(maxBatchCap))),
 			kgo.ProducerLinger(0),
 			kgo.MaxBufferedRecords(1<<40),
 			kgo.UnknownTopicRetries(unknownTopicRetries),
