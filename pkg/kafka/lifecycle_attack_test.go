@@ -13,6 +13,7 @@ import (
 
 	"github.com/openreplicator/replicator/pkg/fleet"
 	"github.com/openreplicator/replicator/pkg/kafka"
+	"github.com/openreplicator/replicator/pkg/replicator"
 	"github.com/openreplicator/replicator/workers"
 )
 
@@ -206,6 +207,36 @@ func TestRecordsTheTargetAcceptsAreCopiedUpToItsLimit(t *testing.T) {
 		got := firstCopies(values(r.read(r.dst, "src.edge", 0)))
 		if !slices.Equal(got, want) {
 			return fmt.Errorf("%d of %d copied", len(got), len(want))
+		}
+		return nil
+	})
+}
+
+// TestCompressibleRecordOverTheLimitUncompressedIsCopied: the source and
+// target topics both have the default max.message.bytes (about 1 MB). A
+// producer writes a record of 1.5 MB that compresses well: the source
+// takes it (brokers compare the compressed batch with the limit). The
+// replicator compresses what it writes (targetCompressionType SNAPPY), so
+// the target takes the copy as well: it must be copied, not stopped as
+// too large because of its uncompressed size.
+func TestCompressibleRecordOverTheLimitUncompressedIsCopied(t *testing.T) {
+	r := newRig(t, rigOpts{cfg: fastRetries, spec: func(s *replicator.Spec) {
+		s.ReplicationInfo[0].TargetCompression = replicator.CompressionSnappy
+	}})
+	r.createTopic(r.src, "zip", 1, nil)
+	r.createTopic(r.dst, "src.zip", 1, nil)
+	prod := r.client(r.src, kgo.ProducerBatchMaxBytes(4<<20), kgo.ProducerBatchCompression(kgo.SnappyCompression()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	big := strings.Repeat("z", 1_500_000)
+	r.produce(prod, recs("zip", 0, "z0", big, "z2")...)
+	task := r.start("zip", 0, -1, "")
+	eventually(t, 20*time.Second, "the compressible record copied", func() error {
+		if rep := task.Report(); rep.Error != nil && rep.Error.Fatal {
+			return fmt.Errorf("stopped: %s: %s", rep.Error.Code, rep.Error.Message)
+		}
+		got := firstCopies(values(r.read(r.dst, "src.zip", 0)))
+		if want := []string{"z0", fmt.Sprintf("<%d bytes zzzzzzzz>", len(big)), "z2"}; !slices.Equal(got, want) {
+			return fmt.Errorf("copies %v", got)
 		}
 		return nil
 	})
