@@ -224,6 +224,11 @@ type clients struct {
 	// by the pipeline goroutine with dstOpts.
 	solo    *kgo.Client
 	dstOpts []kgo.Opt
+	// compressed says the producers compress batches (targetCompressionType
+	// other than NONE): a broker compares the compressed batch with its
+	// limits, so a record's uncompressed size does not tell whether the
+	// target takes it.
+	compressed bool
 }
 
 func (c *clients) close() {
@@ -334,7 +339,7 @@ func (r *replication) connect() (*clients, error) {
 	name, account := r.labels()
 	hooks := r.e.cfg.Metrics.hooks(name, account)
 	c := &clients{dstOpts: append(append([]kgo.Opt{}, dstOpts...), kgo.ProducerBatchCompression(compression(comp)),
-		kgo.WithHooks(hooks(r.dst.alias)))}
+		kgo.WithHooks(hooks(r.dst.alias))), compressed: comp != "" && comp != replicator.CompressionNone}
 	ok := false
 	defer func() {
 		if !ok {

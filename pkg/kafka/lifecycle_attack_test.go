@@ -2,6 +2,7 @@ package kafka_test
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"slices"
 	"strings"
@@ -240,4 +241,32 @@ func TestCompressibleRecordOverTheLimitUncompressedIsCopied(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestIncompressibleRecordOverTheLimitStopsWithCompression: the other
+// side of TestCompressibleRecordOverTheLimitUncompressedIsCopied: a record
+// the target refuses even compressed stops its partition before it, with
+// a fatal RecordTooLarge, and nothing after it is written.
+func TestIncompressibleRecordOverTheLimitStopsWithCompression(t *testing.T) {
+	r := newRig(t, rigOpts{cfg: fastRetries, spec: func(s *replicator.Spec) {
+		s.ReplicationInfo[0].TargetCompression = replicator.CompressionSnappy
+	}})
+	r.createTopic(r.src, "noise", 1, map[string]*string{"max.message.bytes": str(bigLimit)})
+	r.createTopic(r.dst, "src.noise", 1, nil)
+	noise := make([]byte, 1_500_000)
+	if _, err := rand.Read(noise); err != nil {
+		t.Fatal(err)
+	}
+	r.produce(r.bigProducer(), recs("noise", 0, "n0", string(noise), "n2")...)
+	task := r.start("noise", 0, -1, "")
+	eventually(t, 20*time.Second, "the partition stops at the refused record", func() error {
+		rep := task.Report()
+		if rep.Error == nil || !rep.Error.Fatal || rep.Error.Code != kafka.CodeRecordTooLarge || !strings.Contains(rep.Error.Message, "offset 1") {
+			return fmt.Errorf("error %+v", rep.Error)
+		}
+		return nil
+	})
+	if got := firstCopies(values(r.read(r.dst, "src.noise", 0))); !slices.Equal(got, []string{"n0"}) {
+		t.Fatalf("copies %v, want only the record before the refused one", got)
+	}
 }

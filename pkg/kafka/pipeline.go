@@ -681,6 +681,12 @@ type handed struct {
 // in order, and decides whether st's fetching pauses.
 func (r *replication) pump(cl *clients, st *partState, flow *Flow, capB int64, pr *pauses) {
 	limit, what, mainCap := r.targets.caps(st.targetTopic)
+	if cl.compressed {
+		// Records over the limit uncompressed go alone through the
+		// second producer, compressed, and the target decides: what it
+		// refuses stops the partition as any refusal does.
+		limit, what = maxBatchCap, "the replicator's largest produce request"
+	}
 	var out []handed
 	st.mu.Lock()
 	if st.ready && !st.stopped && st.retired == nil && st.failedAt < 0 {
