@@ -270,3 +270,48 @@ func TestIncompressibleRecordOverTheLimitStopsWithCompression(t *testing.T) {
 		t.Fatalf("copies %v, want only the record before the refused one", got)
 	}
 }
+
+// TestFailingTopologyReportIsNotRetriedAtEveryDiscovery: a topology the
+// control plane refuses (over its 32 MiB body limit, say, for a source
+// with hundreds of thousands of partitions) is sent again at most every
+// minTopologyInterval, not at every discovery.
+func TestFailingTopologyReportIsNotRetriedAtEveryDiscovery(t *testing.T) {
+	const minTopologyInterval = 2 * time.Second
+	r := newRig(t, rigOpts{cfg: func(c *kafka.Config) { c.DiscoveryInterval = 100 * time.Millisecond }})
+	r.createTopic(r.src, "many", 1, nil)
+	var mu sync.Mutex
+	attempts := 0
+	r.nextJob++
+	l := fleet.Lease{JobID: r.nextJob, Epoch: 1, ReplicatorID: r.spec.ID, Kind: fleet.KindMetadata, SpecVersion: 1}
+	start := time.Now()
+	task, err := r.eng.Start(context.Background(), l, r.spec, workers.TaskEnv{WorkerID: "w1", Logger: r.log,
+		LeaseFresh: func() bool { return true },
+		ReportTopology: func(context.Context, int64, []fleet.TopicInfo) error {
+			mu.Lock()
+			attempts++
+			mu.Unlock()
+			return fmt.Errorf("the request body is larger than 33554432 bytes")
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(task.Abort)
+	eventually(t, 10*time.Second, "the metadata job reports the failure", func() error {
+		if rep := task.Report(); rep.Error == nil {
+			return fmt.Errorf("no error yet")
+		}
+		return nil
+	})
+	// Long enough for many discoveries (every 100 ms).
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(100 * time.Millisecond) // observing the job's pace, not waiting for a condition
+	}
+	elapsed := time.Since(start)
+	mu.Lock()
+	n := attempts
+	mu.Unlock()
+	if max := 2 + int(elapsed/minTopologyInterval); n > max {
+		t.Fatalf("%d attempts in %s, want at most %d", n, elapsed.Round(time.Millisecond), max)
+	}
+}
