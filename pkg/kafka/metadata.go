@@ -33,7 +33,8 @@ type metaTask struct {
 	// Owned by the loop goroutine.
 	fingerprint     string
 	reportAgainAt   time.Time // when a topology taken with a condition is sent again
-	reportedAt      time.Time // when a topology was last taken
+	attemptAt       time.Time // when a topology was last sent (taken or not)
+	attemptVersion  int64     // under which spec version
 	reportedVersion int64
 	ensured         map[string]int             // source topic → partitions ensured on the target
 	setConfigs      map[string]map[string]bool // target topic → config keys this job set
@@ -211,13 +212,15 @@ func (t *metaTask) report(ctx context.Context, cl *clients, fp string, version i
 	if fp == t.fingerprint && version == t.reportedVersion && (t.reportAgainAt.IsZero() || time.Now().Before(t.reportAgainAt)) {
 		return nil
 	}
-	if version == t.reportedVersion && time.Since(t.reportedAt) < minTopologyInterval {
+	if version == t.attemptVersion && time.Since(t.attemptAt) < minTopologyInterval {
 		// Changed again soon after the last report (a tenant churning
-		// its topics): sent once the interval has passed, with whatever
-		// the source holds then. Partition jobs check their topic's ID
+		// its topics), or the last one failed (a topology over the body
+		// limit): sent once the interval has passed, with whatever the
+		// source holds then. Partition jobs check their topic's ID
 		// themselves meanwhile.
 		return nil
 	}
+	t.attemptAt, t.attemptVersion = time.Now(), version
 	topics := make([]fleet.TopicInfo, 0, len(matched))
 	if len(matched) > 0 {
 		starts, err := cl.srcAdm.ListStartOffsets(ctx, matched...)
@@ -244,13 +247,13 @@ func (t *metaTask) report(ctx context.Context, cl *clients, fp string, version i
 		// worker reports for this job. The same topology is sent again
 		// only now and then (the quota may have been raised), not at every
 		// discovery.
-		t.fingerprint, t.reportedVersion, t.reportAgainAt, t.reportedAt = fp, version, time.Now().Add(quotaRecheck), time.Now()
+		t.fingerprint, t.reportedVersion, t.reportAgainAt = fp, version, time.Now().Add(quotaRecheck)
 		return nil
 	} else if err != nil {
 		return fmt.Errorf("reporting topology: %w", err)
 	}
 	t.env.Logger.Info("engine: topology reported", "topics", len(matched), "spec_version", version)
-	t.fingerprint, t.reportedVersion, t.reportAgainAt, t.reportedAt = fp, version, time.Time{}, time.Now()
+	t.fingerprint, t.reportedVersion, t.reportAgainAt = fp, version, time.Time{}
 	return nil
 }
 
