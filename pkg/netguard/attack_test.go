@@ -58,3 +58,20 @@ func TestUnspecifiedAddressIsLoopback(t *testing.T) {
 	default:
 	}
 }
+
+// TestDefaultDeniesIPv6InstanceMetadata: the default denied list is meant
+// to keep tenants away from cloud instance metadata. On AWS (Nitro) the
+// instance metadata service also answers on IPv6 at fd00:ec2::254, a
+// unique-local address, not a link-local one: the default must deny it
+// as it denies 169.254.169.254.
+func TestDefaultDeniesIPv6InstanceMetadata(t *testing.T) {
+	p, err := Parse("", DefaultDenied)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, addr := range []string{"[fd00:ec2::254]:80", "169.254.169.254:80"} {
+		if err := p.Check(context.Background(), addr); !errors.Is(err, ErrDenied) {
+			t.Errorf("Check(%s) with the default denied list = %v, want denied", addr, err)
+		}
+	}
+}
