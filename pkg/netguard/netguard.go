@@ -34,8 +34,9 @@ import (
 )
 
 // DefaultDenied is the default denied list: link-local addresses, where
-// cloud instance metadata services answer.
-const DefaultDenied = "169.254.0.0/16,fe80::/10"
+// cloud instance metadata services answer, and AWS's IPv6 instance
+// metadata endpoint (fd00:ec2::254, a unique-local address).
+const DefaultDenied = "169.254.0.0/16,fe80::/10,fd00:ec2::254"
 
 // None is the value of an empty list (an empty setting means its default).
 const None = "none"
