@@ -315,3 +315,39 @@ func TestFailingTopologyReportIsNotRetriedAtEveryDiscovery(t *testing.T) {
 		t.Fatalf("%d attempts in %s, want at most %d", n, elapsed.Round(time.Millisecond), max)
 	}
 }
+
+// TestTargetWithFewerPartitionsIsGrownAndReported: "pre-existing target
+// topics with fewer partitions are handled explicitly and reported". The
+// target topic exists with 1 partition, the source topic has 3: the
+// partitions are added (every partition copied), and the replicator's
+// history is told (a notice of one of its jobs), not only the worker's
+// log.
+func TestTargetWithFewerPartitionsIsGrownAndReported(t *testing.T) {
+	r := newRig(t, rigOpts{})
+	r.createTopic(r.src, "g", 3, nil)
+	r.createTopic(r.dst, "src.g", 1, nil)
+	prod := r.client(r.src, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for p := range int32(3) {
+		r.produce(prod, recs("g", p, fmt.Sprintf("g%d", p))...)
+	}
+	meta, _ := r.startMeta()
+	var tasks []workers.Task
+	for p := range int32(3) {
+		tasks = append(tasks, r.start("g", p, -1, ""))
+	}
+	for p := range int32(3) {
+		r.waitCopies("src.g", p, []string{fmt.Sprintf("g%d", p)}, 15*time.Second)
+	}
+	eventually(t, 10*time.Second, "a notice says partitions were added to the target topic", func() error {
+		var all []fleet.Notice
+		for _, task := range append(tasks, meta) {
+			all = append(all, task.Report().Notices...)
+		}
+		for _, n := range all {
+			if strings.Contains(n.Message, "src.g") && strings.Contains(n.Message, "partition") {
+				return nil
+			}
+		}
+		return fmt.Errorf("notices %+v", all)
+	})
+}
