@@ -41,6 +41,10 @@ const (
 // topic missing and created it again.
 const NoticeTargetTopicRecreated = "TargetTopicRecreated"
 
+// NoticeTargetPartitionsAdded is the notice of a job that found a target
+// topic with fewer partitions than its source topic and added them.
+const NoticeTargetPartitionsAdded = "TargetPartitionsAdded"
+
 // failureKind is what a failed produce means for its partition.
 type failureKind int
 

@@ -27,8 +27,9 @@ type metaTask struct {
 	done   chan struct{}
 	once   sync.Once
 
-	mu  sync.Mutex
-	err *fleet.JobError
+	mu      sync.Mutex
+	err     *fleet.JobError
+	notices []fleet.Notice // the replication's, taken by this job's reports
 
 	// Owned by the loop goroutine.
 	fingerprint     string
@@ -65,12 +66,30 @@ func (t *metaTask) Report() fleet.JobReport {
 	// A cluster that cannot be reached or refuses authentication explains
 	// any step failure, so it is reported first.
 	r := fleet.JobReport{SpecVersion: t.r.specVersion(), Error: t.r.jobError()}
+	ns := t.r.takeNotices()
+	t.mu.Lock()
 	if r.Error == nil {
-		t.mu.Lock()
 		r.Error = t.err
-		t.mu.Unlock()
 	}
+	for _, n := range ns {
+		if len(t.notices) >= maxNotices {
+			t.notices = t.notices[1:]
+		}
+		t.notices = append(t.notices, n)
+	}
+	if len(t.notices) > 0 {
+		r.Notices = append([]fleet.Notice(nil), t.notices...)
+	}
+	t.mu.Unlock()
 	return r
+}
+
+// AckNotices forgets the notices reported at or before upTo (see
+// workers.NoticeAcker).
+func (t *metaTask) AckNotices(upTo time.Time) {
+	t.mu.Lock()
+	t.notices = ackNotices(t.notices, upTo)
+	t.mu.Unlock()
 }
 
 func (t *metaTask) UpdateSpec(spec *fleet.ReplicatorSpec) { t.r.updateSpec(spec) }

@@ -155,6 +155,16 @@ func (t *partTask) begin(l fleet.Lease) {
 }
 
 func (t *partTask) Report() fleet.JobReport {
+	if ns := t.r.takeNotices(); len(ns) > 0 {
+		t.st.mu.Lock()
+		for _, n := range ns {
+			if len(t.st.notices) >= maxNotices {
+				t.st.notices = t.st.notices[1:]
+			}
+			t.st.notices = append(t.st.notices, n)
+		}
+		t.st.mu.Unlock()
+	}
 	return t.st.report(t.r.specVersion(), t.r.jobError())
 }
 
