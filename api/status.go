@@ -1,6 +1,7 @@
 package api
 
 import (
+	"math"
 	"net/http"
 	"strings"
 	"time"
@@ -121,7 +122,13 @@ func (s *server) replicatorStatus(w http.ResponseWriter, r *http.Request, c *cal
 			out.Summary.Partitions++
 		}
 		if pr := j.Progress; pr != nil {
-			out.Summary.MessageLag += pr.Lag
+			// Saturating: a lag comes from the high watermark the
+			// tenant's source states.
+			if lag := max(pr.Lag, 0); out.Summary.MessageLag > math.MaxInt64-lag {
+				out.Summary.MessageLag = math.MaxInt64
+			} else {
+				out.Summary.MessageLag += lag
+			}
 			out.Summary.BytesPerSec += pr.BytesPerSec
 			out.Summary.RecordsPerSec += pr.RecordsPerSec
 			out.Summary.RecordsCopied += pr.Records

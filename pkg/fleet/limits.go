@@ -1,6 +1,9 @@
 package fleet
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Limits of the worker protocol. Workers keep to them; the control plane
 // enforces them again on what it receives, so that no report of one job
@@ -26,14 +29,14 @@ const (
 )
 
 // Bound truncates what a report may carry to the protocol's limits: codes,
-// messages and the target topic name are cut (on a UTF-8 boundary, marked
-// with "…"), and notices beyond MaxNoticesPerReport are left for a later
+// messages and the target topic name are made storable (no NUL, valid
+// UTF-8) and cut (on a UTF-8 boundary, marked with "…"), and notices beyond MaxNoticesPerReport are left for a later
 // report. It returns the report for convenience; r is changed in place
 // (its Error is copied first, so the job's own value is not changed).
 func (r *JobReport) Bound() *JobReport {
 	if r.Error != nil {
 		e := *r.Error
-		e.Code, e.Message = Truncate(e.Code, MaxCodeBytes), Truncate(e.Message, MaxMessageBytes)
+		e.Code, e.Message = Truncate(storable(e.Code), MaxCodeBytes), Truncate(storable(e.Message), MaxMessageBytes)
 		r.Error = &e
 	}
 	if len(r.Notices) > MaxNoticesPerReport {
@@ -42,17 +45,31 @@ func (r *JobReport) Bound() *JobReport {
 	if len(r.Notices) > 0 {
 		ns := make([]Notice, len(r.Notices))
 		for i, n := range r.Notices {
-			n.Code, n.Message = Truncate(n.Code, MaxCodeBytes), Truncate(n.Message, MaxMessageBytes)
+			n.Code, n.Message = Truncate(storable(n.Code), MaxCodeBytes), Truncate(storable(n.Message), MaxMessageBytes)
 			ns[i] = n
 		}
 		r.Notices = ns
 	}
-	if r.Progress != nil && len(r.Progress.TargetTopic) > maxTopicBytes {
-		p := *r.Progress
-		p.TargetTopic = Truncate(p.TargetTopic, maxTopicBytes)
-		r.Progress = &p
+	if r.Progress != nil {
+		if t := Truncate(storable(r.Progress.TargetTopic), maxTopicBytes); t != r.Progress.TargetTopic {
+			p := *r.Progress
+			p.TargetTopic = t
+			r.Progress = &p
+		}
 	}
 	return r
+}
+
+// storable returns s as PostgreSQL can store it in text and jsonb: valid
+// UTF-8 without U+0000 (each NUL and each invalid byte becomes U+FFFD).
+// Part of a report's text comes from clusters a tenant controls (a
+// broker's error message, a topic name); a NUL in it made the whole
+// heartbeat fail, and every lease in it with it.
+func storable(s string) string {
+	if utf8.ValidString(s) && !strings.ContainsRune(s, 0) {
+		return s
+	}
+	return strings.ReplaceAll(strings.ToValidUTF8(s, "\uFFFD"), "\x00", "\uFFFD")
 }
 
 // Truncate returns s cut to at most max bytes on a UTF-8 boundary, ending

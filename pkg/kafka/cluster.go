@@ -62,11 +62,13 @@ func resolve(c *replicator.Cluster, account string, clusters Clusters, dial func
 			return ep, fmt.Errorf("MSK cluster %s is not in the cluster catalog", c.MSK.ClusterARN)
 		}
 		bootstrap = e.BootstrapBrokerString
-		// The catalog entry's secrets are the operator's, bound to the
-		// cluster: they resolve for the account that owns the cluster,
-		// also when the entry lets further accounts use it.
-		ep.account = catalog.ARNAccount(c.MSK.ClusterARN)
 		if len(e.ClientAuthentication) > 0 {
+			// The catalog entry's secrets are the operator's, bound to
+			// the cluster: they resolve for the account that owns the
+			// cluster, also when the entry lets further accounts use it.
+			// A secret the spec names (no authentication in the entry)
+			// stays the replicator's account's, as the API checked it.
+			ep.account = catalog.ARNAccount(c.MSK.ClusterARN)
 			var a struct {
 				SaslScram *struct{ Mechanism, SecretArn string } `json:"saslScram"`
 				MTLS      *struct{ SecretArn string }            `json:"mTLS"`

@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"errors"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -40,6 +41,10 @@ const (
 // topic missing and created it again.
 const NoticeTargetTopicRecreated = "TargetTopicRecreated"
 
+// NoticeTargetPartitionsAdded is the notice of a job that found a target
+// topic with fewer partitions than its source topic and added them.
+const NoticeTargetPartitionsAdded = "TargetPartitionsAdded"
+
 // failureKind is what a failed produce means for its partition.
 type failureKind int
 
@@ -48,8 +53,9 @@ const (
 	// stale, a delivery timeout, a purge, the network): fetch it again and
 	// retry.
 	failTransient failureKind = iota
-	// failUnknownTopic: the target topic is gone or was re-created: make
-	// sure of it (create it again), purge it from the producer, then retry.
+	// failUnknownTopic: the target topic is gone, was re-created or lacks
+	// the partition: make sure of it (create it again, add partitions),
+	// purge it from the producer, then retry.
 	failUnknownTopic
 	// failRefused: the target refuses the record (or its batch): find the
 	// refused record and stop the partition at it.
@@ -62,7 +68,10 @@ func classifyProduceError(err error) (failureKind, string) {
 	switch {
 	case err == nil:
 		return failTransient, ""
-	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID):
+	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID),
+		strings.Contains(err.Error(), "invalid record partitioning choice"):
+		// The last: franz-go's own refusal of a partition the target
+		// topic does not have (re-created elsewhere with fewer).
 		return failUnknownTopic, ""
 	case errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge):
 		return failRefused, CodeRecordTooLarge
@@ -105,6 +114,22 @@ func recordCost(rec *kgo.Record) int64 {
 // length with max.message.bytes, so franz-go's figure is the stricter.
 const batchOverhead = 65
 
+// brokerBatchBytes is the size a broker gives a batch that holds only rec
+// (uncompressed), the figure it compares with max.message.bytes and
+// segment.bytes: franz-go's figure (recordBatchBytes) without the 4-byte
+// length of the request's records field, which is not part of the batch.
+// Every limit of the pipeline is in these terms; franz-go is given
+// producerCap of them.
+func brokerBatchBytes(rec *kgo.Record) int64 { return recordBatchBytes(rec) - 4 }
+
+// producerCap is the ProducerBatchMaxBytes under which franz-go builds
+// batches a broker with the given limit takes: franz-go counts a batch
+// with the length of the records field, a uvarint in the flexible produce
+// requests of every broker since Kafka 2.4 (older ones, with a 4-byte
+// length, may see franz-go refuse a record within 4 bytes of the limit,
+// which the partition then reports as too large).
+func producerCap(limit int64) int64 { return limit + int64(kbin.UvarintLen(uint32(limit)+1)) }
+
 // recordBatchBytes is the size franz-go gives a batch that holds only rec
 // (uncompressed), the figure it compares with the topic's batch cap
 // (ProducerBatchMaxBytesFn) before it refuses the record on its own. The
@@ -141,7 +166,7 @@ func partitionCap(budget int64, partitions int) int64 {
 // handoff is what the pipeline knows when it considers handing the next
 // record of a partition to the producer.
 type handoff struct {
-	batchBytes int64 // recordBatchBytes of the record
+	batchBytes int64 // brokerBatchBytes of the record
 	limit      int64 // the largest batch the target topic takes (see topicLimits)
 	cost       int64 // recordCost of the record
 	inflight   int   // the partition's records handed and not acknowledged

@@ -166,15 +166,15 @@ func TestMainCapIsPinned(t *testing.T) {
 	if limit, _, main := ts.caps(topic); limit != 4<<20 || main != 4<<20 {
 		t.Fatalf("caps %d, %d; want 4 MiB both", limit, main)
 	}
-	if got := ts.batchMaxBytes(topic); got != 4<<20 {
-		t.Fatalf("franz-go is given %d, want the pinned %d", got, 4<<20)
+	if got := ts.batchMaxBytes(topic); int64(got) != producerCap(4<<20) {
+		t.Fatalf("franz-go is given %d, want the pinned %d", got, producerCap(4<<20))
 	}
 	ts.setLimits(topic, topicLimits{maxMessageBytes: 8 << 20}) // raised
 	if limit, _, main := ts.caps(topic); limit != 8<<20 || main != 4<<20 {
 		t.Fatalf("after raising: %d, %d; want 8 MiB taken, 4 MiB pinned", limit, main)
 	}
-	if got := ts.batchMaxBytes(topic); got != 4<<20 {
-		t.Fatalf("a partition discovered later is given %d, want the pinned %d", got, 4<<20)
+	if got := ts.batchMaxBytes(topic); int64(got) != producerCap(4<<20) {
+		t.Fatalf("a partition discovered later is given %d, want the pinned %d", got, producerCap(4<<20))
 	}
 	ts.setLimits(topic, topicLimits{maxMessageBytes: 1 << 20}) // lowered
 	if limit, _, main := ts.caps(topic); limit != 1<<20 || main != 4<<20 {

@@ -183,6 +183,10 @@ type replication struct {
 	srcErr  *fleet.JobError
 	dstErr  *fleet.JobError
 	wake    chan struct{}
+	// notices of the replication rather than of one job (partitions
+	// added to a target topic), until a job of it on this worker takes
+	// them into its reports.
+	notices []fleet.Notice
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -224,6 +228,11 @@ type clients struct {
 	// by the pipeline goroutine with dstOpts.
 	solo    *kgo.Client
 	dstOpts []kgo.Opt
+	// compressed says the producers compress batches (targetCompressionType
+	// other than NONE): a broker compares the compressed batch with its
+	// limits, so a record's uncompressed size does not tell whether the
+	// target takes it.
+	compressed bool
 }
 
 func (c *clients) close() {
@@ -261,6 +270,27 @@ func newReplication(e *Engine, spec *fleet.ReplicatorSpec, log *slog.Logger) (*r
 func (r *replication) close() {
 	r.cancel()
 	<-r.done
+}
+
+// addNotice queues a notice of the replication for the next report of
+// any of its jobs on this worker. Not under any st.mu.
+func (r *replication) addNotice(code, msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.notices) >= maxNotices {
+		r.notices = r.notices[1:]
+	}
+	r.notices = append(r.notices, fleet.Notice{Code: code, Message: msg, At: time.Now()})
+}
+
+// takeNotices returns the queued notices of the replication and forgets
+// them: the caller's job reports them until they are acknowledged.
+func (r *replication) takeNotices() []fleet.Notice {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ns := r.notices
+	r.notices = nil
+	return ns
 }
 
 func (r *replication) labels() (name, account string) {
@@ -334,7 +364,7 @@ func (r *replication) connect() (*clients, error) {
 	name, account := r.labels()
 	hooks := r.e.cfg.Metrics.hooks(name, account)
 	c := &clients{dstOpts: append(append([]kgo.Opt{}, dstOpts...), kgo.ProducerBatchCompression(compression(comp)),
-		kgo.WithHooks(hooks(r.dst.alias)))}
+		kgo.WithHooks(hooks(r.dst.alias))), compressed: comp != "" && comp != replicator.CompressionNone}
 	ok := false
 	defer func() {
 		if !ok {

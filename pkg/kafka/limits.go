@@ -147,11 +147,12 @@ func (s *targetState) pinLocked() int64 {
 	return s.pinned
 }
 
-// batchMaxBytes is the main producer's ProducerBatchMaxBytesFn.
+// batchMaxBytes is the main producer's ProducerBatchMaxBytesFn: the pinned
+// cap, in franz-go's terms (producerCap).
 func (ts *targets) batchMaxBytes(topic string) int32 {
 	ts.mu.Lock()
 	defer ts.mu.Unlock()
-	return int32(ts.getLocked(topic).pinLocked())
+	return int32(producerCap(ts.getLocked(topic).pinLocked()))
 }
 
 // caps returns the largest single-record batch the target topic takes now

@@ -27,12 +27,15 @@ type metaTask struct {
 	done   chan struct{}
 	once   sync.Once
 
-	mu  sync.Mutex
-	err *fleet.JobError
+	mu      sync.Mutex
+	err     *fleet.JobError
+	notices []fleet.Notice // the replication's, taken by this job's reports
 
 	// Owned by the loop goroutine.
 	fingerprint     string
 	reportAgainAt   time.Time // when a topology taken with a condition is sent again
+	attemptAt       time.Time // when a topology was last sent (taken or not)
+	attemptVersion  int64     // under which spec version
 	reportedVersion int64
 	ensured         map[string]int             // source topic → partitions ensured on the target
 	setConfigs      map[string]map[string]bool // target topic → config keys this job set
@@ -63,12 +66,30 @@ func (t *metaTask) Report() fleet.JobReport {
 	// A cluster that cannot be reached or refuses authentication explains
 	// any step failure, so it is reported first.
 	r := fleet.JobReport{SpecVersion: t.r.specVersion(), Error: t.r.jobError()}
+	ns := t.r.takeNotices()
+	t.mu.Lock()
 	if r.Error == nil {
-		t.mu.Lock()
 		r.Error = t.err
-		t.mu.Unlock()
 	}
+	for _, n := range ns {
+		if len(t.notices) >= maxNotices {
+			t.notices = t.notices[1:]
+		}
+		t.notices = append(t.notices, n)
+	}
+	if len(t.notices) > 0 {
+		r.Notices = append([]fleet.Notice(nil), t.notices...)
+	}
+	t.mu.Unlock()
 	return r
+}
+
+// AckNotices forgets the notices reported at or before upTo (see
+// workers.NoticeAcker).
+func (t *metaTask) AckNotices(upTo time.Time) {
+	t.mu.Lock()
+	t.notices = ackNotices(t.notices, upTo)
+	t.mu.Unlock()
 }
 
 func (t *metaTask) UpdateSpec(spec *fleet.ReplicatorSpec) { t.r.updateSpec(spec) }
@@ -195,6 +216,12 @@ func (t *metaTask) discover(cl *clients) error {
 	return errors.Join(errs...)
 }
 
+// minTopologyInterval is the least time between two reports of a changing
+// topology under the same spec: each report makes the control plane
+// apply the replicator's whole topology in the database every tenant
+// shares, and how often the source changes is in the tenant's hands.
+const minTopologyInterval = 2 * time.Second
+
 // quotaRecheck is how often a topology the control plane took with a
 // condition (a quota) is sent again while it does not change.
 const quotaRecheck = 30 * time.Second
@@ -204,6 +231,15 @@ func (t *metaTask) report(ctx context.Context, cl *clients, fp string, version i
 	if fp == t.fingerprint && version == t.reportedVersion && (t.reportAgainAt.IsZero() || time.Now().Before(t.reportAgainAt)) {
 		return nil
 	}
+	if version == t.attemptVersion && time.Since(t.attemptAt) < minTopologyInterval {
+		// Changed again soon after the last report (a tenant churning
+		// its topics), or the last one failed (a topology over the body
+		// limit): sent once the interval has passed, with whatever the
+		// source holds then. Partition jobs check their topic's ID
+		// themselves meanwhile.
+		return nil
+	}
+	t.attemptAt, t.attemptVersion = time.Now(), version
 	topics := make([]fleet.TopicInfo, 0, len(matched))
 	if len(matched) > 0 {
 		starts, err := cl.srcAdm.ListStartOffsets(ctx, matched...)

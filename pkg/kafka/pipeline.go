@@ -155,6 +155,16 @@ func (t *partTask) begin(l fleet.Lease) {
 }
 
 func (t *partTask) Report() fleet.JobReport {
+	if ns := t.r.takeNotices(); len(ns) > 0 {
+		t.st.mu.Lock()
+		for _, n := range ns {
+			if len(t.st.notices) >= maxNotices {
+				t.st.notices = t.st.notices[1:]
+			}
+			t.st.notices = append(t.st.notices, n)
+		}
+		t.st.mu.Unlock()
+	}
 	return t.st.report(t.r.specVersion(), t.r.jobError())
 }
 
@@ -673,7 +683,7 @@ type handed struct {
 	ts    time.Time
 	size  int64 // key and value bytes (metrics)
 	cost  int64 // recordCost
-	batch int64 // recordBatchBytes
+	batch int64 // brokerBatchBytes
 	alone bool  // through the second producer (see limits.go)
 }
 
@@ -681,6 +691,12 @@ type handed struct {
 // in order, and decides whether st's fetching pauses.
 func (r *replication) pump(cl *clients, st *partState, flow *Flow, capB int64, pr *pauses) {
 	limit, what, mainCap := r.targets.caps(st.targetTopic)
+	if cl.compressed {
+		// Records over the limit uncompressed go alone through the
+		// second producer, compressed, and the target decides: what it
+		// refuses stops the partition as any refusal does.
+		limit, what = maxBatchCap, "the replicator's largest produce request"
+	}
 	var out []handed
 	st.mu.Lock()
 	if st.ready && !st.stopped && st.retired == nil && st.failedAt < 0 {
@@ -710,7 +726,7 @@ func (r *replication) pump(cl *clients, st *partState, flow *Flow, capB int64, p
 				continue
 			}
 			h := handed{out: o, src: rec.Offset, ts: rec.Timestamp, size: int64(len(rec.Key) + len(rec.Value)),
-				cost: recordCost(o), batch: recordBatchBytes(o)}
+				cost: recordCost(o), batch: brokerBatchBytes(o)}
 			alone := h.batch > mainCap // within the target's limit (raised since), not the main producer's cap
 			v := admit(handoff{batchBytes: h.batch, limit: limit, cost: h.cost, inflight: st.inflight, inflightB: st.inflightB,
 				cap: capB, isolating: alone || rec.Offset <= st.isolateUntil})
@@ -1090,6 +1106,9 @@ func (r *replication) recoverTarget(cl *clients, st *partState) {
 						r.targets.recreated(target, id)
 						r.log.Info("engine: the producer starts over with the new target topic", "topic", target, "topic_id", id)
 					}
+					if cl.solo != nil {
+						cl.solo.ForceMetadataRefresh() // partitions may have been added
+					}
 					r.targets.endRecovery(target)
 					if created {
 						msg := fmt.Sprintf("target topic %s was not found (deleted?); it was created again with %d partitions%s and copying goes on from the checkpoints",
@@ -1130,6 +1149,12 @@ func (r *replication) configsNote() string {
 func (r *replication) remakeTarget(ctx context.Context, cl *clients, target, source string) (bool, int, string, error) {
 	id, n, err := topicMeta(ctx, cl.dstAdmCl, target)
 	if err == nil {
+		// It exists, maybe with fewer partitions than the source (created
+		// again elsewhere): add them, and have the producer learn them.
+		if got, _, err := r.createTarget(ctx, cl, source, -1); err == nil && got > n {
+			cl.producer.ForceMetadataRefresh() // the second producer: in recoverTarget
+			n = got
+		}
 		return false, n, id, nil
 	}
 	if !errors.Is(err, kerr.UnknownTopicOrPartition) {
@@ -1151,7 +1176,7 @@ func (r *replication) soloProducer(cl *clients) *kgo.Client {
 	if cl.solo == nil {
 		opts := append(append([]kgo.Opt{}, cl.dstOpts...),
 			kgo.RecordPartitioner(kgo.ManualPartitioner()),
-			kgo.ProducerBatchMaxBytes(maxBatchCap),
+			kgo.ProducerBatchMaxBytes(int32(producerCap(maxBatchCap))),
 			kgo.ProducerLinger(0),
 			kgo.MaxBufferedRecords(1<<40),
 			kgo.UnknownTopicRetries(unknownTopicRetries),

@@ -92,6 +92,9 @@ func (r *replication) createTarget(ctx context.Context, cl *clients, topic strin
 				return 0, false, err
 			}
 			r.log.Info("engine: partitions added on the target", "topic", target, "partitions", srcPartitions)
+			r.addNotice(NoticeTargetPartitionsAdded, fmt.Sprintf(
+				"target topic %s had %d partitions, fewer than the %d of source topic %s: partitions were added so that each source partition is copied to the partition of the same number",
+				target, len(d.Partitions), srcPartitions, topic))
 		}
 		return max(len(d.Partitions), srcPartitions), false, nil
 	}

@@ -15,6 +15,9 @@
 //     entries at all, or when the host name is on the allowed list;
 //     otherwise it is refused.
 //
+// The unspecified address (0.0.0.0, ::) is decided as the loopback address
+// of its family: a connection to it reaches the local host.
+//
 // So an allowed host name never overrides a denied address, and an allowed
 // block inside a denied one (allow 10.1.0.0/16, deny 10.0.0.0/8) carves an
 // exception out of it.
@@ -31,8 +34,9 @@ import (
 )
 
 // DefaultDenied is the default denied list: link-local addresses, where
-// cloud instance metadata services answer.
-const DefaultDenied = "169.254.0.0/16,fe80::/10"
+// cloud instance metadata services answer, and AWS's IPv6 instance
+// metadata endpoint (fd00:ec2::254, a unique-local address).
+const DefaultDenied = "169.254.0.0/16,fe80::/10,fd00:ec2::254"
 
 // None is the value of an empty list (an empty setting means its default).
 const None = "none"
@@ -176,7 +180,7 @@ func (p *Policy) allowed(host string, ip netip.Addr) bool {
 	if nameMatches(p.denyNames, host) {
 		return false
 	}
-	ip = ip.Unmap().WithZone("")
+	ip = decisionAddr(ip)
 	a, d := longest(p.allowNets, ip), longest(p.denyNets, ip)
 	switch {
 	case d >= 0 && d >= a:
@@ -185,6 +189,21 @@ func (p *Policy) allowed(host string, ip netip.Addr) bool {
 		return true
 	}
 	return len(p.allowNets) == 0 && len(p.allowNames) == 0 || nameMatches(p.allowNames, host)
+}
+
+// decisionAddr is the address a decision is about: ip without its zone
+// and IPv4-mapping, and the unspecified address as the loopback address
+// of its family, since a connection to 0.0.0.0 or :: reaches the local
+// host (on Linux), so a denied loopback must deny it too.
+func decisionAddr(ip netip.Addr) netip.Addr {
+	ip = ip.Unmap().WithZone("")
+	if ip.IsUnspecified() {
+		if ip.Is4() {
+			return netip.AddrFrom4([4]byte{127, 0, 0, 1})
+		}
+		return netip.IPv6Loopback()
+	}
+	return ip
 }
 
 // nameDenied reports whether a host name is refused whatever it resolves to.

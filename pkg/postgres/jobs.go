@@ -258,6 +258,7 @@ func (s *Store) Heartbeat(ctx context.Context, worker string, reports []fleet.Jo
 	}
 	if nt := noticeArgs(reports); len(nt.ids) > 0 {
 		batch.Queue(noticeSQL, worker, nt.ids, nt.epochs, nt.tokens, nt.at, nt.codes, nt.messages)
+		batch.Queue(trimEventsSQL, nt.ids, MaxEventsPerReplicator)
 	}
 	// A batch without BEGIN runs as one implicit transaction: one round
 	// trip.
@@ -374,6 +375,25 @@ const noticeSQL = `WITH u AS (
 	ORDER BY u.at, u.n
 	ON CONFLICT DO NOTHING`
 
+// MaxEventsPerReplicator is how many events of its history a replicator
+// keeps (the newest). Notices and discovery events are made by what a
+// tenant does to its clusters (a target topic deleted over and over, a
+// source naming a new topic ID at every discovery), and the table is
+// every tenant's.
+const MaxEventsPerReplicator = 1000
+
+// trimEventsSQL keeps the newest $2 events of the replicators of the jobs
+// in $1 (the cut of each is computed once: MATERIALIZED).
+const trimEventsSQL = `WITH c AS MATERIALIZED (
+		SELECT r.rid, (SELECT x.id FROM replicator_events x WHERE x.replicator_id = r.rid ORDER BY x.id DESC OFFSET $2 LIMIT 1) AS cut
+		FROM (SELECT DISTINCT replicator_id AS rid FROM jobs WHERE id = ANY($1::bigint[])) r
+	)
+	DELETE FROM replicator_events e USING c WHERE e.replicator_id = c.rid AND e.id <= c.cut`
+
+// trimReplicatorEventsSQL keeps the newest $2 events of replicator $1.
+const trimReplicatorEventsSQL = `DELETE FROM replicator_events WHERE replicator_id = $1 AND id <=
+	(SELECT x.id FROM replicator_events x WHERE x.replicator_id = $1 ORDER BY x.id DESC OFFSET $2 LIMIT 1)`
+
 type noticeCols struct {
 	ids, epochs             []int64
 	tokens, codes, messages []string
@@ -453,6 +473,9 @@ func (s *Store) Release(ctx context.Context, worker string, reports []fleet.JobR
 		}
 		if len(nt.ids) > 0 {
 			if _, err := tx.Exec(ctx, noticeSQL, worker, nt.ids, nt.epochs, nt.tokens, nt.at, nt.codes, nt.messages); err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, trimEventsSQL, nt.ids, MaxEventsPerReplicator); err != nil {
 				return err
 			}
 		}
@@ -689,7 +712,9 @@ type ReplicatorLag struct {
 	Partitions      int
 }
 
-// Gauges reads the fleet figures.
+// Gauges reads the fleet figures. A replicator's lag is capped at the
+// largest int64: the lags come from high watermarks a tenant's cluster
+// states, and a sum past it must not fail every tenant's gauges.
 func (s *Store) Gauges(ctx context.Context, ttl time.Duration) (FleetGauges, error) {
 	g := FleetGauges{HeartbeatAge: map[string]float64{}}
 	rows, err := s.pool.Query(ctx, `SELECT id, EXTRACT(EPOCH FROM statement_timestamp() - last_seen)::float8
@@ -708,7 +733,7 @@ func (s *Store) Gauges(ctx context.Context, ttl time.Duration) (FleetGauges, err
 	}
 	rows.Close()
 	rows, err = s.pool.Query(ctx, `SELECT r.name, r.account_id,
-			COALESCE(sum((j.progress->>'lag')::bigint), 0), count(j.id)
+			LEAST(COALESCE(sum(GREATEST((j.progress->>'lag')::bigint, 0)), 0), 9223372036854775807)::bigint, count(j.id)
 		FROM replicators r JOIN jobs j ON j.replicator_id = r.id AND j.kind = 'partition'
 		WHERE r.state <> 'DELETING' GROUP BY r.id`)
 	if err != nil {

@@ -117,8 +117,11 @@ func (s *Store) CreateReplicatorWithinQuota(ctx context.Context, r *replicator.R
 }
 
 func recordEvent(ctx context.Context, tx pgx.Tx, id string, st replicator.State, code, msg string) error {
-	_, err := tx.Exec(ctx, `INSERT INTO replicator_events (replicator_id, state, code, message) VALUES ($1, $2, $3, $4)`,
-		id, string(st), code, msg)
+	if _, err := tx.Exec(ctx, `INSERT INTO replicator_events (replicator_id, state, code, message) VALUES ($1, $2, $3, $4)`,
+		id, string(st), code, msg); err != nil {
+		return err
+	}
+	_, err := tx.Exec(ctx, trimReplicatorEventsSQL, id, MaxEventsPerReplicator)
 	return err
 }
 

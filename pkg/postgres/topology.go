@@ -482,6 +482,11 @@ func (p *topologyPlan) apply(ctx context.Context, tx pgx.Tx, lockIDs []int64, st
 			}
 		}
 	}
+	if len(p.recreatedNames) > 0 || len(p.goneJobs) > 0 {
+		if _, err := tx.Exec(ctx, trimReplicatorEventsSQL, p.rid, MaxEventsPerReplicator); err != nil {
+			return err
+		}
+	}
 	if len(p.deleteJobs) > 0 {
 		tag, err := tx.Exec(ctx, `DELETE FROM jobs WHERE id = ANY($1)`, p.deleteJobs)
 		if err != nil {
