@@ -154,7 +154,7 @@ func recordBatchBytes(rec *kgo.Record) int64 {
 // In-flight caps: a replication's records handed to the producer and not
 // yet acknowledged are bounded by its budget, shared by its partitions.
 const (
-	minPartitionInflight = 64 << 10
+	minPartitionInflight = 4 << 10
 	maxPartitionInflight = 8 << 20
 )
 

@@ -43,9 +43,10 @@ type partState struct {
 	// in offset order: they wait for room (the in-flight cap) or for the
 	// record before them (copying one at a time).
 	pending      []*kgo.Record
-	stalledSince time.Time // pending records could not be handed since
-	paused       bool      // fetching is paused by the pipeline
-	start        int64     // the lease's start offset
+	pendingB     atomic.Int64 // their keys' and values' bytes (read without mu by pendingOver)
+	stalledSince time.Time    // pending records could not be handed since
+	paused       bool         // fetching is paused by the pipeline
+	start        int64        // the lease's start offset
 
 	// A failed produce: the lowest and highest source offsets that
 	// failed, and what the failure at failedAt means (failKind, its code,
@@ -247,6 +248,7 @@ func (p *partState) rewindLocked(at int64) {
 func (p *partState) dropPendingLocked() {
 	clear(p.pending)
 	p.pending = nil
+	p.pendingB.Store(0)
 	p.stalledSince = time.Time{}
 }
 
@@ -410,4 +412,12 @@ func (p *partState) waitIdle(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// popPendingLocked removes the first pending record.
+func (p *partState) popPendingLocked() {
+	rec := p.pending[0]
+	p.pendingB.Add(-int64(len(rec.Key) + len(rec.Value)))
+	p.pending[0] = nil
+	p.pending = p.pending[1:]
 }

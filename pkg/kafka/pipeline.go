@@ -323,7 +323,12 @@ func (r *replication) poll(cl *clients, backoff bool) kgo.Fetches {
 	r.pollCancel = cancel
 	r.pollMu.Unlock()
 	var fs kgo.Fetches
-	if backoff {
+	if backoff || r.pendingOver() {
+		// Nothing to fetch for now, or the replication holds as much
+		// fetched and not yet handed over as its in-flight budget
+		// (partitions whose target does not take records): fetching
+		// more would grow the worker's memory without bound. Acks and
+		// rewinds wake the poll (kick).
 		<-ctx.Done()
 	} else {
 		fs = cl.consumer.PollRecords(ctx, 10_000)
@@ -333,6 +338,23 @@ func (r *replication) poll(cl *clients, backoff bool) kgo.Fetches {
 	r.pollMu.Unlock()
 	cancel()
 	return fs
+}
+
+// pendingOver reports whether the replication's partitions hold at least
+// its in-flight budget of records fetched and not yet handed to the
+// producer (a sum of one atomic per partition, before every poll).
+func (r *replication) pendingOver() bool { return r.pendingBytes() >= r.e.cfg.InflightBytes }
+
+// pendingBytes sums the bytes the replication's partitions hold fetched and
+// not yet handed to the producer.
+func (r *replication) pendingBytes() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var sum int64
+	for _, st := range r.parts {
+		sum += st.pendingB.Load()
+	}
+	return sum
 }
 
 // pipeline polls the source and produces every record to the target,
@@ -562,8 +584,22 @@ func (r *replication) addPartition(cl *clients, st *partState, l fleet.Lease) {
 }
 
 // take queues the polled records of each partition behind those it holds.
+//
+// What the replication holds fetched and not handed over is bounded by its
+// in-flight budget: records of a poll beyond it are not queued, and their
+// partition fetches them again later (each partition may always queue its
+// first record, so every partition makes progress). Partitions whose
+// target does not take records therefore cannot make the worker hold more
+// than the budget, however many there are.
 func (r *replication) take(cl *clients, fetches kgo.Fetches) {
 	name, account := r.labels()
+	room := r.e.cfg.InflightBytes - r.pendingBytes()
+	var refetch map[string]map[int32]kgo.EpochOffset
+	defer func() {
+		if len(refetch) > 0 {
+			cl.consumer.SetOffsets(refetch)
+		}
+	}()
 	fetches.EachPartition(func(fp kgo.FetchTopicPartition) {
 		r.mu.Lock()
 		st := r.parts[tp{fp.Topic, fp.Partition}]
@@ -610,10 +646,25 @@ func (r *replication) take(cl *clients, fetches kgo.Fetches) {
 			recs = recs[1:]
 		}
 		var in int64
-		for _, rec := range recs {
-			in += int64(len(rec.Key) + len(rec.Value))
+		for i, rec := range recs {
+			size := int64(len(rec.Key) + len(rec.Value))
+			if room-size < 0 && (i > 0 || len(st.pending) > 0) {
+				// Over the budget: fetch these again later.
+				if refetch == nil {
+					refetch = map[string]map[int32]kgo.EpochOffset{}
+				}
+				if refetch[fp.Topic] == nil {
+					refetch[fp.Topic] = map[int32]kgo.EpochOffset{}
+				}
+				refetch[fp.Topic][fp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: rec.Offset}
+				recs = recs[:i]
+				break
+			}
+			room -= size
+			in += size
 		}
 		st.pending = append(st.pending, recs...)
+		st.pendingB.Add(in)
 		st.mu.Unlock()
 		if in > 0 {
 			r.e.cfg.Metrics.bytesIn(name, account, in)
@@ -721,8 +772,7 @@ func (r *replication) pump(cl *clients, st *partState, flow *Flow, capB int64, p
 			o, keep := copyRecord(flow, st.targetTopic, rec)
 			if !keep {
 				st.seen = rec.Offset
-				st.pending[0] = nil
-				st.pending = st.pending[1:]
+				st.popPendingLocked()
 				continue
 			}
 			h := handed{out: o, src: rec.Offset, ts: rec.Timestamp, size: int64(len(rec.Key) + len(rec.Value)),
@@ -751,8 +801,7 @@ func (r *replication) pump(cl *clients, st *partState, flow *Flow, capB int64, p
 			st.inflight++
 			st.inflightB += h.cost
 			st.stalledSince = time.Time{}
-			st.pending[0] = nil
-			st.pending = st.pending[1:]
+			st.popPendingLocked()
 			if alone {
 				// Through the second producer, so the next record waits
 				// for it to be acknowledged (two producers keep no order

@@ -295,3 +295,47 @@ func TestStuckTargetPartitionDoesNotStopOthers(t *testing.T) {
 	fault.Remove()
 	r.waitCopies("src.stuck", 0, want, 30*time.Second)
 }
+
+// TestStuckTargetDoesNotGrowMemoryWithoutBound (attack review of issue 11):
+// a tenant whose target never takes a record, with many partitions full of
+// data at the source, must not make the worker hold more than the
+// replication's in-flight budget of fetched records (plus what one poll
+// brings): each stuck partition pauses, but before the fix every one of
+// them kept a fetch's worth (up to 2 MiB) pending, 140 MiB in all here.
+func TestStuckTargetDoesNotGrowMemoryWithoutBound(t *testing.T) {
+	const budget = 2 << 20
+	r := newRig(t, rigOpts{cfg: func(c *kafka.Config) { c.InflightBytes = budget }})
+	const parts = 64
+	r.createTopic(r.src, "deep", parts, nil)
+	r.createTopic(r.dst, "src.deep", parts, nil)
+	r.dst.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "src.deep", Err: kerr.NotEnoughReplicas, Count: -1})
+	// One record a batch, as large batches would make kfake answer a fetch
+	// with one whole batch of every partition, beyond the fetch limit.
+	prod := r.client(r.src, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.ProducerBatchMaxBytes(150_000), kgo.MaxBufferedBytes(256<<20))
+	val := strings.Repeat("v", 100_000)
+	var batch []*kgo.Record
+	for p := range int32(parts) {
+		for range 24 { // 2.4 MB a partition: more than one fetch's worth
+			batch = append(batch, &kgo.Record{Topic: "deep", Partition: p, Value: []byte(val)})
+		}
+	}
+	r.produce(prod, batch...)
+	for p := range int32(parts) {
+		r.start("deep", p, -1, "")
+	}
+	// The budget, and the first record of each partition (always taken).
+	const bound = budget + parts*120_000
+	var peak int64
+	deadline := time.Now().Add(6 * time.Second)
+	for time.Now().Before(deadline) {
+		peak = max(peak, r.eng.PendingBytes())
+		time.Sleep(20 * time.Millisecond) // sampling, not waiting for a condition
+	}
+	if peak == 0 {
+		t.Fatal("nothing was ever fetched: the test proves nothing")
+	}
+	if peak > bound {
+		t.Fatalf("the worker held %d MiB fetched and not handed over; the bound is %d MiB", peak>>20, bound>>20)
+	}
+	t.Logf("peak pending: %.1f MiB (bound %d MiB)", float64(peak)/(1<<20), bound>>20)
+}
