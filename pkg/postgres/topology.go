@@ -529,8 +529,14 @@ func quotaError(q TopologyQuotas, reported []reportedTopic, others int, leftTopi
 		parts += len(rt.parts)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "the source has %d topics with %d partitions that this replicator copies, over its quotas (at most %d topics and %d partitions per replicator, %d partitions per account, of which other replicators of the account use %d):",
-		len(reported), parts, q.Topics, q.Partitions, q.AccountPartitions, others)
+	limit := func(n int) string {
+		if n == math.MaxInt {
+			return "any number of"
+		}
+		return fmt.Sprintf("at most %d", n)
+	}
+	fmt.Fprintf(&b, "the source has %d topics with %d partitions that this replicator copies, over its quotas (%s topics and %s partitions per replicator, %s partitions per account, of which other replicators of the account use %d):",
+		len(reported), parts, limit(q.Topics), limit(q.Partitions), limit(q.AccountPartitions), others)
 	if len(leftTopics) > 0 {
 		names := make([]string, 0, 5)
 		for _, rt := range leftTopics[:min(5, len(leftTopics))] {
