@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/openreplicator/replicator/pkg/fleet"
 	"github.com/openreplicator/replicator/pkg/replicator"
 )
 
@@ -45,7 +46,7 @@ func scanReplicator(row pgx.Row, cache *specCache) (*replicator.Replicator, erro
 	} else if spec == nil {
 		return nil, errSpecNotCached // the query left it out, and the cache lost it since
 	} else {
-		if err := json.Unmarshal(spec, &r.Spec); err != nil {
+		if r.Spec, err = fleet.DecodeSpec(spec); err != nil {
 			return nil, fmt.Errorf("stored spec of %s: %w", arn, err)
 		}
 		cache.put(id, arn, r.SpecVersion, r.Spec)
@@ -69,7 +70,7 @@ func (s *Store) CreateReplicator(ctx context.Context, r *replicator.Replicator) 
 // cannot pass the quota together. Over the quota is a BadRequestException
 // for replicatorName that names the quota.
 func (s *Store) CreateReplicatorWithinQuota(ctx context.Context, r *replicator.Replicator, quota int) error {
-	spec, err := json.Marshal(r.Spec)
+	spec, err := fleet.EncodeSpec(r.Spec)
 	if err != nil {
 		return err
 	}
@@ -214,7 +215,7 @@ func (s *Store) UpdateReplicator(ctx context.Context, account, arn, version, new
 		if err := fn(r); err != nil {
 			return err
 		}
-		spec, err := json.Marshal(r.Spec)
+		spec, err := fleet.EncodeSpec(r.Spec)
 		if err != nil {
 			return err
 		}

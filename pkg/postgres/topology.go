@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -119,8 +118,8 @@ func (s *Store) ReportTopology(ctx context.Context, t fleet.Topology, quotas Top
 		if state == string(replicator.StateDeleting) || t.SpecVersion != specVersion {
 			return nil // stale spec: the worker reports again with the new one
 		}
-		var spec replicator.Spec
-		if err := json.Unmarshal(specJSON, &spec); err != nil {
+		spec, err := fleet.DecodeSpec(specJSON)
+		if err != nil {
 			return err
 		}
 		latestFirst := topoVersion == 0 && len(spec.ReplicationInfo) > 0 && spec.ReplicationInfo[0].Topics.StartingPosition == replicator.StartLatest
