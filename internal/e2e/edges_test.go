@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kafka/types"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/openreplicator/replicator/internal/scenario"
 )
 
 // Engine edges of issue 11, through the whole system (API, control plane,
@@ -23,25 +25,26 @@ import (
 func TestTargetTopicDeletedWhileCopying(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	adm := e.admin(e.src)
+	src, dst := e.Source(), e.Target()
+	adm, dadm := e.Admin(src), e.Admin(dst)
 	if _, err := adm.CreateTopic(ctx, 1, 1, map[string]*string{"retention.ms": kadm.StringPtr("987654321")}, "alpha"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := adm.CreateTopic(ctx, 1, 1, nil, "beta"); err != nil {
 		t.Fatal(err)
 	}
-	arn := e.create(spec{name: "edges", earliest: true, copyConfigs: true, detectNewTopics: true})
-	e.waitState(arn, types.ReplicatorStateRunning, 10*time.Second)
-	prod := e.client(e.src, kgo.MaxBufferedRecords(200_000))
+	arn := e.Create(scenario.Spec{Name: "edges", Earliest: true, CopyConfigs: true, DetectNewTopics: true})
+	e.WaitState(arn, types.ReplicatorStateRunning, 10*time.Second)
+	prod := e.Client(src, kgo.MaxBufferedRecords(200_000))
 	for i := range 10 {
-		produce(t, prod, &kgo.Record{Topic: "alpha", Value: []byte(fmt.Sprintf("a-before-%d", i))},
+		e.Produce(prod, &kgo.Record{Topic: "alpha", Value: []byte(fmt.Sprintf("a-before-%d", i))},
 			&kgo.Record{Topic: "beta", Value: []byte(fmt.Sprintf("b-%d", i))})
 	}
-	alpha, beta := alias(srcCluster)+".alpha", alias(srcCluster)+".beta"
-	e.readAll(e.dst, alpha, 10, 15*time.Second)
-	e.readAll(e.dst, beta, 10, 15*time.Second)
+	alpha, beta := src.Alias()+".alpha", src.Alias()+".beta"
+	e.ReadAll(dst, alpha, 10, 15*time.Second)
+	e.ReadAll(dst, beta, 10, 15*time.Second)
 
-	if resp, err := e.admin(e.dst).DeleteTopics(ctx, alpha); err != nil || resp[alpha].Err != nil {
+	if resp, err := dadm.DeleteTopics(ctx, alpha); err != nil || resp[alpha].Err != nil {
 		t.Fatalf("deleting %s: %v %v", alpha, err, resp)
 	}
 	const n = 110_000
@@ -49,18 +52,18 @@ func TestTargetTopicDeletedWhileCopying(t *testing.T) {
 	for i := range n {
 		batch = append(batch, &kgo.Record{Topic: "alpha", Value: []byte(fmt.Sprintf("a%06d", i))})
 		if len(batch) == cap(batch) {
-			produce(t, prod, batch...)
+			e.Produce(prod, batch...)
 			batch = batch[:0]
 		}
 	}
 	for i := 10; i < 60; i++ {
-		produce(t, prod, &kgo.Record{Topic: "beta", Value: []byte(fmt.Sprintf("b-%d", i))})
+		e.Produce(prod, &kgo.Record{Topic: "beta", Value: []byte(fmt.Sprintf("b-%d", i))})
 	}
 	// The other topic flows while the deleted one is dealt with.
-	e.readAll(e.dst, beta, 60, 20*time.Second)
+	e.ReadAll(dst, beta, 60, 20*time.Second)
 
-	eventually(t, 60*time.Second, "the deleted target topic is back with its configs", func() error {
-		rc, err := e.admin(e.dst).DescribeTopicConfigs(ctx, alpha)
+	e.Eventually(60*time.Second, "the deleted target topic is back with its configs", func() error {
+		rc, err := dadm.DescribeTopicConfigs(ctx, alpha)
 		if err != nil || len(rc) != 1 || rc[0].Err != nil {
 			return fmt.Errorf("%v %v", err, rc)
 		}
@@ -71,7 +74,7 @@ func TestTargetTopicDeletedWhileCopying(t *testing.T) {
 		}
 		return fmt.Errorf("retention.ms not copied")
 	})
-	got := e.readAll(e.dst, alpha, n, 60*time.Second)
+	got := e.ReadAll(dst, alpha, n, 60*time.Second)
 	next := 0
 	seen := map[string]bool{}
 	for _, r := range got {
@@ -98,16 +101,17 @@ func TestTargetTopicDeletedWhileCopying(t *testing.T) {
 func TestGroupOffsetsFollowADeletedTargetTopic(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	sadm, dadm := e.admin(e.src), e.admin(e.dst)
+	src, dst := e.Source(), e.Target()
+	sadm, dadm := e.Admin(src), e.Admin(dst)
 	if _, err := sadm.CreateTopic(ctx, 1, 1, nil, "gamma"); err != nil {
 		t.Fatal(err)
 	}
-	arn := e.create(spec{name: "groups-after-delete", earliest: true, detectNewTopics: true, syncGroups: true})
-	e.waitState(arn, types.ReplicatorStateRunning, 10*time.Second)
-	prod := e.client(e.src)
+	arn := e.Create(scenario.Spec{Name: "groups-after-delete", Earliest: true, DetectNewTopics: true, SyncGroups: true})
+	e.WaitState(arn, types.ReplicatorStateRunning, 10*time.Second)
+	prod := e.Client(src)
 	produceN := func(from, to int) {
 		for i := from; i < to; i++ {
-			produce(t, prod, &kgo.Record{Topic: "gamma", Value: []byte(fmt.Sprintf("g%04d", i))})
+			e.Produce(prod, &kgo.Record{Topic: "gamma", Value: []byte(fmt.Sprintf("g%04d", i))})
 		}
 	}
 	commit := func(at int64) {
@@ -117,7 +121,7 @@ func TestGroupOffsetsFollowADeletedTargetTopic(t *testing.T) {
 			t.Fatalf("committing on the source: %v %v", err, resp.Error())
 		}
 	}
-	target := alias(srcCluster) + ".gamma"
+	target := src.Alias() + ".gamma"
 	groupAt := func(want int64) func() error {
 		return func() error {
 			os, err := dadm.FetchOffsets(ctx, "g")
@@ -132,18 +136,18 @@ func TestGroupOffsetsFollowADeletedTargetTopic(t *testing.T) {
 		}
 	}
 	produceN(0, 100)
-	e.readAll(e.dst, target, 100, 15*time.Second)
+	e.ReadAll(dst, target, 100, 15*time.Second)
 	commit(100)
-	eventually(t, 20*time.Second, "group synced before the deletion", groupAt(100))
+	e.Eventually(20*time.Second, "group synced before the deletion", groupAt(100))
 
 	if resp, err := dadm.DeleteTopics(ctx, target); err != nil || resp[target].Err != nil {
 		t.Fatalf("deleting %s: %v %v", target, err, resp)
 	}
 	produceN(100, 150)
-	e.readAll(e.dst, target, 50, 30*time.Second) // the new topic: source 100.. at target 0..
+	e.ReadAll(dst, target, 50, 30*time.Second) // the new topic: source 100.. at target 0..
 	// The group had consumed everything before the deletion: in the new
 	// topic it is at its start, and follows the source from there.
-	eventually(t, 30*time.Second, "group moved into the new target topic", groupAt(0))
+	e.Eventually(30*time.Second, "group moved into the new target topic", groupAt(0))
 	commit(150) // caught up: the checkpoint is an exact point
-	eventually(t, 20*time.Second, "group follows in the new topic", groupAt(50))
+	e.Eventually(20*time.Second, "group follows in the new topic", groupAt(50))
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kafka/types"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/openreplicator/replicator/internal/scenario"
 )
 
 // TestSourceTopicRecreatedIsCopiedFromItsStart (issue 11, finding 1): a
@@ -19,23 +21,24 @@ import (
 func TestSourceTopicRecreatedIsCopiedFromItsStart(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	adm := e.admin(e.src)
+	src, dst := e.Source(), e.Target()
+	adm := e.Admin(src)
 	if _, err := adm.CreateTopic(ctx, 2, 1, nil, "events"); err != nil {
 		t.Fatal(err)
 	}
-	prod := e.client(e.src, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	prod := e.Client(src, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	var old []*kgo.Record
 	for i := range 200 {
 		old = append(old, &kgo.Record{Topic: "events", Partition: int32(i % 2), Value: fmt.Appendf(nil, "old-%d", i)})
 	}
-	produce(t, prod, old...)
+	e.Produce(prod, old...)
 
-	arn := e.create(spec{name: "recreated", earliest: true, detectNewTopics: true})
-	e.waitState(arn, types.ReplicatorStateRunning, 10*time.Second)
-	target := alias(srcCluster) + ".events"
-	e.readAll(e.dst, target, 200, 15*time.Second)
+	arn := e.Create(scenario.Spec{Name: "recreated", Earliest: true, DetectNewTopics: true})
+	e.WaitState(arn, types.ReplicatorStateRunning, 10*time.Second)
+	target := src.Alias() + ".events"
+	e.ReadAll(dst, target, 200, 15*time.Second)
 	// The old topic's checkpoints are at 100 in both partitions.
-	eventually(t, 10*time.Second, "checkpoints at the old topic's end", func() error {
+	e.Eventually(10*time.Second, "checkpoints at the old topic's end", func() error {
 		var n int
 		if err := e.store.Pool().QueryRow(ctx, `SELECT count(*) FROM checkpoints WHERE topic = 'events' AND next_offset = 100`).Scan(&n); err != nil {
 			return err
@@ -49,7 +52,7 @@ func TestSourceTopicRecreatedIsCopiedFromItsStart(t *testing.T) {
 	if _, err := adm.DeleteTopics(ctx, "events"); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "source topic deleted", func() error {
+	e.Eventually(10*time.Second, "source topic deleted", func() error {
 		td, err := adm.ListTopics(ctx, "events")
 		if err != nil {
 			return err
@@ -64,12 +67,12 @@ func TestSourceTopicRecreatedIsCopiedFromItsStart(t *testing.T) {
 	}
 	// Fewer records than the old checkpoints, then more past them (from a
 	// new client: the old one knows the old topic's ID).
-	prod = e.client(e.src, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	prod = e.Client(src, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	var fresh []*kgo.Record
 	for i := range 30 {
 		fresh = append(fresh, &kgo.Record{Topic: "events", Partition: int32(i % 2), Value: fmt.Appendf(nil, "new-%d", i)})
 	}
-	produce(t, prod, fresh...)
+	e.Produce(prod, fresh...)
 
 	want := map[string]bool{}
 	for _, r := range fresh {
@@ -77,9 +80,9 @@ func TestSourceTopicRecreatedIsCopiedFromItsStart(t *testing.T) {
 	}
 	check := func(within time.Duration) {
 		t.Helper()
-		cl := e.client(e.dst, kgo.ConsumeTopics(target), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		cl := e.Client(dst, kgo.ConsumeTopics(target), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 		got := map[string]bool{}
-		eventually(t, within, "every record of the new topic on the target", func() error {
+		e.Eventually(within, "every record of the new topic on the target", func() error {
 			pctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
 			defer cancel()
 			cl.PollFetches(pctx).EachRecord(func(r *kgo.Record) { got[string(r.Value)] = true })
@@ -101,15 +104,15 @@ func TestSourceTopicRecreatedIsCopiedFromItsStart(t *testing.T) {
 	for i := 30; i < 260; i++ {
 		more = append(more, &kgo.Record{Topic: "events", Partition: int32(i % 2), Value: fmt.Appendf(nil, "new-%d", i)})
 	}
-	produce(t, prod, more...)
+	e.Produce(prod, more...)
 	for _, r := range more {
 		want[string(r.Value)] = true
 	}
 	check(20 * time.Second)
 
 	// The history says the topic was re-created.
-	eventually(t, 5*time.Second, "SourceTopicRecreated in the status history", func() error {
-		events, _ := e.status(arn)["events"].([]any)
+	e.Eventually(5*time.Second, "SourceTopicRecreated in the status history", func() error {
+		events, _ := e.Status(arn)["events"].([]any)
 		for _, ev := range events {
 			if m, _ := ev.(map[string]any); m["code"] == "SourceTopicRecreated" {
 				return nil
@@ -117,7 +120,7 @@ func TestSourceTopicRecreatedIsCopiedFromItsStart(t *testing.T) {
 		}
 		return fmt.Errorf("events %v", events)
 	})
-	if d := e.describe(arn); d.ReplicatorState != types.ReplicatorStateRunning {
+	if d := e.Describe(arn); d.ReplicatorState != types.ReplicatorStateRunning {
 		t.Fatalf("state %s after the re-created topic caught up", d.ReplicatorState)
 	}
 }

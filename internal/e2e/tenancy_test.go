@@ -2,8 +2,9 @@ package e2e
 
 // Regression tests of issue 11 for the edges between tenants and the
 // service's own network: findings #4 (secrets of another account), #8
-// (probing the workers' network through bootstrap brokers) and #10 (series
-// of deleted replicators).
+// (probing the workers' network through bootstrap brokers); #10 (series of
+// deleted replicators) is a scenario both systems run
+// (scenario.DeletedReplicatorSeriesDisappear).
 
 import (
 	"context"
@@ -16,14 +17,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	awskafka "github.com/aws/aws-sdk-go-v2/service/kafka"
 	"github.com/aws/aws-sdk-go-v2/service/kafka/types"
 	"github.com/google/uuid"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/openreplicator/replicator/internal/pgtest"
+	"github.com/openreplicator/replicator/internal/scenario"
 	"github.com/openreplicator/replicator/pkg/netguard"
 	"github.com/openreplicator/replicator/pkg/replicator"
 )
@@ -33,8 +32,8 @@ import (
 func (e *env) waitUnreachable(arn string) string {
 	e.t.Helper()
 	var msg string
-	eventually(e.t, failAfter+20*time.Second, "FAILED with SourceUnreachable", func() error {
-		d := e.describe(arn)
+	e.Eventually(failAfter+20*time.Second, "FAILED with SourceUnreachable", func() error {
+		d := e.Describe(arn)
 		code := ""
 		if d.StateInfo != nil {
 			code, msg = aws.ToString(d.StateInfo.Code), aws.ToString(d.StateInfo.Message)
@@ -70,7 +69,7 @@ func TestProbeAnswersLookAlike(t *testing.T) {
 	}
 	arns := map[string]string{}
 	for name, addr := range targets {
-		arns[name] = e.create(spec{name: name, srcBootstrap: addr})
+		arns[name] = e.Create(scenario.Spec{Name: name, SourceBootstrap: addr})
 	}
 	want := ""
 	for name, addr := range targets {
@@ -78,23 +77,23 @@ func TestProbeAnswersLookAlike(t *testing.T) {
 		shape := strings.ReplaceAll(msg, addr, "<brokers>")
 		if want == "" {
 			want = shape
-			if want != "cannot connect to the source cluster "+alias(srcCluster)+" (<brokers>)" {
+			if want != "cannot connect to the source cluster "+e.Source().Alias()+" (<brokers>)" {
 				t.Errorf("%s: stateInfo %q is not the generic message", name, msg)
 			}
 		} else if shape != want {
 			t.Errorf("%s: stateInfo %q differs from %q: a tenant can tell the destinations apart", name, shape, want)
 		}
-		st := fmt.Sprint(e.status(arns[name]))
+		st := fmt.Sprint(e.Status(arns[name]))
 		for _, raw := range []string{"dial tcp", "refused", "EOF", "HTTP", "response size", "timeout"} {
 			if strings.Contains(st, raw) {
 				t.Errorf("%s: the status endpoint shows the raw error (%q): %s", name, raw, st)
 			}
 		}
 	}
-	if n := e.metric("replicator_cluster_connection_errors_total", map[string]string{"replicator": "probe-closed", "class": "refused"}); n < 1 {
+	if n := e.Metric("replicator_cluster_connection_errors_total", map[string]string{"replicator": "probe-closed", "class": "refused"}); n < 1 {
 		t.Errorf("replicator_cluster_connection_errors_total{class=refused} of the closed port = %v", n)
 	}
-	if n := e.metric("replicator_cluster_connection_errors_total", map[string]string{"replicator": "probe-http", "class": "other"}); n < 1 {
+	if n := e.Metric("replicator_cluster_connection_errors_total", map[string]string{"replicator": "probe-http", "class": "other"}); n < 1 {
 		t.Errorf("replicator_cluster_connection_errors_total{class=other} of the HTTP port = %v", n)
 	}
 	if logs := e.logs.String(); !strings.Contains(logs, "engine: cluster check failed") || !strings.Contains(logs, "refused") {
@@ -128,12 +127,12 @@ func TestWorkerDialerRefusesDeniedDestination(t *testing.T) {
 		t.Fatal(err)
 	}
 	e := newEnv(t, withDestinations(nil, workerPolicy))
-	arn := e.create(spec{name: "denied-src", srcBootstrap: ln.Addr().String()})
+	arn := e.Create(scenario.Spec{Name: "denied-src", SourceBootstrap: ln.Addr().String()})
 	msg := e.waitUnreachable(arn)
-	if msg != "cannot connect to the source cluster "+alias(srcCluster)+" ("+ln.Addr().String()+")" {
+	if msg != "cannot connect to the source cluster "+e.Source().Alias()+" ("+ln.Addr().String()+")" {
 		t.Errorf("stateInfo %q", msg)
 	}
-	if n := e.metric("replicator_cluster_connection_errors_total", map[string]string{"replicator": "denied-src", "class": "denied"}); n < 1 {
+	if n := e.Metric("replicator_cluster_connection_errors_total", map[string]string{"replicator": "denied-src", "class": "denied"}); n < 1 {
 		t.Errorf("replicator_cluster_connection_errors_total{class=denied} = %v", n)
 	}
 	if n := accepted.Load(); n != 0 {
@@ -146,11 +145,11 @@ func TestWorkerDialerRefusesDeniedDestination(t *testing.T) {
 // ownership would) gets no connection with it: the worker resolves secrets
 // with the replicator's account.
 func TestWorkerResolvesSecretsForTheReplicatorsAccount(t *testing.T) {
-	e := newEnv(t, withTarget(kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "admin", "admin"),
-		kfake.User("SCRAM-SHA-256", "replicator", "s3cret-pass")))
+	e := newEnv(t, withSASLTarget())
 	const otherAccount = "999999999999"
 	ctx := context.Background()
-	srcAlias, dstAlias := alias(srcCluster), alias(dstCluster)
+	src, dst := e.Source(), e.Target()
+	srcAlias, dstAlias := src.Alias(), dst.Alias()
 	r := &replicator.Replicator{
 		ARN:                     replicator.ARN{Partition: "aws", Region: "us-east-1", AccountID: otherAccount, Name: "borrowed", ID: uuid.NewString()},
 		AccountID:               otherAccount,
@@ -158,8 +157,8 @@ func TestWorkerResolvesSecretsForTheReplicatorsAccount(t *testing.T) {
 		ServiceExecutionRoleARN: "arn:aws:iam::" + otherAccount + ":role/R",
 		Spec: replicator.Spec{
 			Clusters: []replicator.Cluster{
-				{Alias: srcAlias, Apache: &replicator.ApacheKafkaCluster{ClusterID: srcCluster, BootstrapBrokers: joinAddrs(e.src.ListenAddrs())}},
-				{Alias: dstAlias, Apache: &replicator.ApacheKafkaCluster{ClusterID: dstCluster, BootstrapBrokers: joinAddrs(e.dst.ListenAddrs())},
+				{Alias: srcAlias, Apache: &replicator.ApacheKafkaCluster{ClusterID: srcCluster, BootstrapBrokers: src.Bootstrap}},
+				{Alias: dstAlias, Apache: &replicator.ApacheKafkaCluster{ClusterID: dstCluster, BootstrapBrokers: dst.Bootstrap},
 					Auth: &replicator.ClientAuthentication{SASLScram: &replicator.SASLScram{Mechanism: replicator.ScramSHA256, SecretARN: scramARN}}},
 			},
 			ReplicationInfo: []replicator.ReplicationInfo{{SourceAlias: srcAlias, TargetAlias: dstAlias,
@@ -174,11 +173,9 @@ func TestWorkerResolvesSecretsForTheReplicatorsAccount(t *testing.T) {
 	if err := e.store.CreateReplicator(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := kadmOf(e, e.src).CreateTopic(ctx, 1, 1, nil, "borrowed-data"); err != nil {
-		t.Fatal(err)
-	}
-	produce(t, e.client(e.src), &kgo.Record{Topic: "borrowed-data", Value: []byte("x")})
-	eventually(t, failAfter+20*time.Second, "FAILED for want of the secret", func() error {
+	e.CreateTopic(src, 1, nil, "borrowed-data")
+	e.Produce(e.Client(src), &kgo.Record{Topic: "borrowed-data", Value: []byte("x")})
+	e.Eventually(failAfter+20*time.Second, "FAILED for want of the secret", func() error {
 		got, err := e.store.GetReplicator(ctx, otherAccount, r.ARN.String())
 		if err != nil {
 			return err
@@ -188,51 +185,11 @@ func TestWorkerResolvesSecretsForTheReplicatorsAccount(t *testing.T) {
 		}
 		return nil
 	})
-	topics, err := kadmOf(e, e.dst, kgo.SASL(scram.Auth{User: "admin", Pass: "admin"}.AsSha256Mechanism())).ListTopics(ctx)
+	topics, err := e.Admin(dst).ListTopics(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if topics.Has(srcAlias + ".borrowed-data") {
 		t.Fatal("the worker connected to the target with another account's secret")
 	}
-}
-
-// Finding #10: the series of a deleted replicator disappear from the
-// worker's /metrics once its jobs end there.
-func TestDeletedReplicatorSeriesDisappear(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	if _, err := kadmOf(e, e.src).CreateTopic(ctx, 2, 1, nil, "gone"); err != nil {
-		t.Fatal(err)
-	}
-	arn := e.create(spec{name: "short-lived", topics: []string{"gone"}, earliest: true})
-	e.waitState(arn, types.ReplicatorStateRunning, 15*time.Second)
-	produce(t, e.client(e.src), &kgo.Record{Topic: "gone", Value: []byte("a")}, &kgo.Record{Topic: "gone", Partition: 1, Value: []byte("b")})
-	e.readAll(e.dst, alias(srcCluster)+".gone", 2, 10*time.Second)
-	labels := map[string]string{"replicator": "short-lived"}
-	eventually(t, 10*time.Second, "replicated records counted", func() error {
-		if n := e.metric("replicator_replicated_records_total", labels); n < 2 {
-			return fmt.Errorf("%v counted", n)
-		}
-		return nil
-	})
-	if _, err := e.sdk.DeleteReplicator(ctx, &awskafka.DeleteReplicatorInput{ReplicatorArn: aws.String(arn)}); err != nil {
-		t.Fatal(err)
-	}
-	eventually(t, 20*time.Second, "no series of the deleted replicator", func() error {
-		mfs, err := e.reg.Gather()
-		if err != nil {
-			return err
-		}
-		for _, mf := range mfs {
-			for _, m := range mf.GetMetric() {
-				for _, l := range m.GetLabel() {
-					if l.GetName() == "replicator" && l.GetValue() == "short-lived" {
-						return fmt.Errorf("%s still has a series of it", mf.GetName())
-					}
-				}
-			}
-		}
-		return nil
-	})
 }

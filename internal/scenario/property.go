@@ -1,8 +1,7 @@
-package e2e
+package scenario
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -17,32 +16,34 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// TestPropertyCommittedRecordsAndOffsets produces a random pattern on the
+// PropertyCommittedRecordsAndOffsets produces a random pattern on the
 // source — several partitions, headers, tombstones, transactions committed
-// and aborted — and checks that the target holds exactly the committed
-// records, in order per partition, and that translated group offsets
-// never point past what the group had consumed (and re-read nothing when
-// it consumed everything). REPLICATOR_PROPERTY_SEED repeats a run.
-func TestPropertyCommittedRecordsAndOffsets(t *testing.T) {
+// and aborted (whose markers take offsets) — and checks that the target
+// holds exactly the committed records, in order per partition, and that
+// translated group offsets never point past what the group had consumed
+// (and re-read nothing when it consumed everything).
+// REPLICATOR_PROPERTY_SEED repeats a run.
+func PropertyCommittedRecordsAndOffsets(t *testing.T, sys System) {
+	h := New(t, sys)
+	src, dst := sys.Source(), sys.Target()
 	seed := uint64(time.Now().UnixNano())
 	if s, err := strconv.ParseUint(os.Getenv("REPLICATOR_PROPERTY_SEED"), 10, 64); err == nil {
 		seed = s
 	}
 	t.Logf("seed %d (REPLICATOR_PROPERTY_SEED=%d to repeat)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, seed))
-	e := newEnv(t)
-	ctx := context.Background()
 	const parts = 4
-	if _, err := e.admin(e.src).CreateTopic(ctx, parts, 1, nil, "prop"); err != nil {
-		t.Fatal(err)
-	}
-	plain := e.client(e.src, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	txn := e.client(e.src, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.TransactionalID("prop-txn"))
-	committed := map[int32][][]byte{} // values that must arrive, in order
+	topic := h.Unique("prop")
+	target := src.Alias() + "." + topic
+	h.CreateTopic(src, parts, nil, topic)
+	plain := h.Client(src, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	txn := h.Client(src, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.TransactionalID(h.Unique("txn")),
+		kgo.TransactionTimeout(10*time.Second))
+	committed := map[int32][][]byte{} // ids that must arrive, in order
 	seq := 0
 	record := func(p int32) *kgo.Record {
 		seq++
-		r := &kgo.Record{Topic: "prop", Partition: p, Key: []byte(fmt.Sprintf("k%d", rng.IntN(20))), Value: []byte(fmt.Sprintf("v%d", seq)),
+		r := &kgo.Record{Topic: topic, Partition: p, Key: []byte(fmt.Sprintf("k%d", rng.IntN(20))), Value: []byte(fmt.Sprintf("v%d", seq)),
 			Headers: []kgo.RecordHeader{{Key: "n", Value: []byte(strconv.Itoa(seq))}}}
 		if rng.IntN(10) == 0 {
 			r.Value = nil // tombstone: identified by its header
@@ -50,6 +51,7 @@ func TestPropertyCommittedRecordsAndOffsets(t *testing.T) {
 		return r
 	}
 	id := func(r *kgo.Record) []byte { return r.Headers[0].Value }
+	txns := 0
 	for range 30 + rng.IntN(30) {
 		switch rng.IntN(3) {
 		case 0: // a plain batch
@@ -57,11 +59,12 @@ func TestPropertyCommittedRecordsAndOffsets(t *testing.T) {
 			for range 1 + rng.IntN(20) {
 				rs = append(rs, record(int32(rng.IntN(parts))))
 			}
-			produce(t, plain, rs...)
+			h.Produce(plain, rs...)
 			for _, r := range rs {
 				committed[r.Partition] = append(committed[r.Partition], id(r))
 			}
 		default: // a transaction, committed or aborted
+			txns++
 			commit := rng.IntN(2) == 0
 			if err := txn.BeginTransaction(); err != nil {
 				t.Fatal(err)
@@ -70,8 +73,8 @@ func TestPropertyCommittedRecordsAndOffsets(t *testing.T) {
 			for range 1 + rng.IntN(10) {
 				rs = append(rs, record(int32(rng.IntN(parts))))
 			}
-			produce(t, txn, rs...)
-			if err := txn.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			h.Produce(txn, rs...)
+			if err := txn.EndTransaction(h.Context(), kgo.TransactionEndTry(commit)); err != nil {
 				t.Fatal(err)
 			}
 			if commit {
@@ -85,11 +88,14 @@ func TestPropertyCommittedRecordsAndOffsets(t *testing.T) {
 	for _, vs := range committed {
 		total += len(vs)
 	}
-	arn := e.create(spec{name: "property", earliest: true, syncGroups: true})
-	e.waitState(arn, types.ReplicatorStateRunning, 10*time.Second)
-	got := e.readAll(e.dst, alias(srcCluster)+".prop", total, 15*time.Second)
-	if len(got) != total {
-		t.Fatalf("%d records on the target, want the %d committed ones", len(got), total)
+	srcEnds, srcTotal := h.EndOffsets(src, topic)
+	t.Logf("%d committed records, %d transactions; source end offsets %v (sum %d)", total, txns, srcEnds, srcTotal)
+
+	arn := h.Create(Spec{Name: "property", Earliest: true, SyncGroups: true})
+	h.WaitState(arn, types.ReplicatorStateRunning, 10*time.Second)
+	got := h.ReadAll(dst, target, total, 15*time.Second)
+	if _, n := h.EndOffsets(dst, target); len(got) != total || n != int64(total) {
+		t.Fatalf("target holds %d records (read %d), want the %d committed ones", n, len(got), total)
 	}
 	gotP := map[int32][][]byte{}
 	for _, r := range got {
@@ -105,56 +111,52 @@ func TestPropertyCommittedRecordsAndOffsets(t *testing.T) {
 			}
 		}
 	}
+	h.WaitCaughtUp(arn, 5*time.Second)
 
-	// Groups commit random positions on the source (and one consumed
-	// everything); after sync, a target offset T may only cover copies of
-	// records the group consumed.
-	sadm := e.admin(e.src)
-	ends, err := sadm.ListEndOffsets(ctx, "prop")
-	if err != nil {
-		t.Fatal(err)
-	}
+	// Groups commit random positions on the source (group 0 at the end);
+	// after the sync, a target offset may only cover copies of records the
+	// group had consumed.
+	sadm, dadm := h.Admin(src), h.Admin(dst)
 	srcAt := map[string]map[int32]int64{}
 	for g := range 4 {
-		name := fmt.Sprintf("prop-group-%d", g)
+		name := h.Unique(fmt.Sprintf("group-%d", g))
 		os := kadm.Offsets{}
 		srcAt[name] = map[int32]int64{}
 		for p := range int32(parts) {
-			end, _ := ends.Lookup("prop", p)
-			at := end.Offset
+			at := srcEnds[p]
 			if g > 0 {
-				at = rng.Int64N(end.Offset + 1)
+				at = rng.Int64N(srcEnds[p] + 1)
 			}
-			os.Add(kadm.Offset{Topic: "prop", Partition: p, At: at, LeaderEpoch: -1})
+			os.Add(kadm.Offset{Topic: topic, Partition: p, At: at, LeaderEpoch: -1})
 			srcAt[name][p] = at
 		}
-		if _, err := sadm.CommitOffsets(ctx, name, os); err != nil {
+		if _, err := sadm.CommitOffsets(h.Context(), name, os); err != nil {
 			t.Fatal(err)
 		}
 	}
 	// What each source offset holds, read_committed.
 	srcRecs := map[int32][]*kgo.Record{}
-	for _, r := range e.readAll(e.src, "prop", total, 10*time.Second, kgo.FetchIsolationLevel(kgo.ReadCommitted())) {
+	for _, r := range h.ReadAll(src, topic, total, 10*time.Second, kgo.FetchIsolationLevel(kgo.ReadCommitted())) {
 		srcRecs[r.Partition] = append(srcRecs[r.Partition], r)
 	}
-	dadm := e.admin(e.dst)
-	eventually(t, 10*time.Second, "group 0 (consumed everything) synced", func() error {
-		os, err := dadm.FetchOffsets(ctx, "prop-group-0")
+	group0 := h.Unique("group-0")
+	h.Eventually(10*time.Second, "group 0 (consumed everything) synced", func() error {
+		os, err := dadm.FetchOffsets(h.Context(), group0)
 		if err != nil {
 			return err
 		}
 		for p := range int32(parts) {
-			o, ok := os.Lookup(alias(srcCluster)+".prop", p)
+			o, ok := os.Lookup(target, p)
 			if !ok || o.At != int64(len(committed[p])) {
 				return fmt.Errorf("partition %d at %v, want %d (re-read nothing)", p, o.At, len(committed[p]))
 			}
 		}
 		return nil
 	})
-	time.Sleep(scale(2 * time.Second)) // let every group sync run
+	h.Settle() // let every group sync run
 	synced := 0
 	for g, at := range srcAt {
-		os, err := dadm.FetchOffsets(ctx, g)
+		os, err := dadm.FetchOffsets(h.Context(), g)
 		if errors.Is(err, kerr.GroupIDNotFound) {
 			continue // never synced: no mapping point at or below its offsets, which is safe
 		}
@@ -163,9 +165,9 @@ func TestPropertyCommittedRecordsAndOffsets(t *testing.T) {
 		}
 		synced++
 		for p := range int32(parts) {
-			o, ok := os.Lookup(alias(srcCluster)+".prop", p)
+			o, ok := os.Lookup(target, p)
 			if !ok {
-				continue // no mapping point at or below its offset yet: not synced, which is safe
+				continue // no mapping point at or below its offset: not synced, which is safe
 			}
 			consumed := map[string]bool{}
 			for _, r := range srcRecs[p] {
