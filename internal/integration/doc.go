@@ -1,8 +1,14 @@
 // Package integration runs the replicator as real processes — `replicator
 // migrate`, `replicator serve` and two `replicator worker`s, built from this
 // tree — against two real Apache Kafka clusters (test/kafka/kafka.sh up), and
-// drives it with the AWS SDK for Go and franz-go, as a user would. It proves
-// against real brokers what internal/e2e proves in one process on kfake.
+// drives it with the AWS SDK for Go and franz-go, as a user would.
+//
+// The scenarios both systems run are written once in internal/scenario;
+// this package implements scenario.System on the real processes (system,
+// in harness_test.go) and runs each scenario from a test of the same name
+// (scenarios_test.go), as internal/e2e does in one process on kfake. What
+// only real processes can do stays here: killing workers
+// (TestWorkerFailover) and checking the brokers are real.
 //
 // Run it with test/kafka/integration.sh (fetch, up, this suite, down), or by
 // hand:
@@ -21,6 +27,8 @@
 // printed when a test fails. Deadlines scale with REPLICATOR_TEST_TIME_SCALE.
 //
 // Tests share the clusters and the replicator processes: every test uses its
-// own topic, group and replicator names (see newT), and deletes its
-// replicators and topics when it ends.
+// own topic, group and replicator names (the system's Prefix, see
+// newSystem), and deletes its replicators, topics and ACLs when it ends.
+// Deadlines are written for the in-process system and stretched six times
+// (system.Within).
 package integration

@@ -9,15 +9,17 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kafka/types"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/openreplicator/replicator/internal/scenario"
 )
 
 // owners returns, per worker ID, the jobs of a replicator it holds, and
 // whether every partition job's checkpoint reached want[partition].
-func (h *T) owners(arn string, want map[int32]int64) (map[string]int, bool) {
+func owners(h *scenario.T, arn string, want map[int32]int64) (map[string]int, bool) {
 	h.Helper()
 	out := map[string]int{}
 	caughtUp := true
-	jobs, _ := h.status(arn)["jobs"].([]any)
+	jobs, _ := h.Status(arn)["jobs"].([]any)
 	for _, j := range jobs {
 		job, _ := j.(map[string]any)
 		owner, _ := job["owner"].(string)
@@ -41,7 +43,8 @@ func (h *T) owners(arn string, want map[int32]int64) (map[string]int, bool) {
 // other worker after the lease TTL and resume from their checkpoints, so
 // every record arrives, exactly once when the checkpoints were current.
 // Then a worker that stops with SIGTERM hands its jobs over at once.
-// Both workers are running again when the test ends.
+// Both workers are running again when the test ends. (Real processes
+// only: it kills them. Deadlines are in-process sizes, stretched ×6.)
 func TestWorkerFailover(t *testing.T) {
 	h := newT(t, "failover")
 	t.Cleanup(func() {
@@ -53,11 +56,12 @@ func TestWorkerFailover(t *testing.T) {
 			}
 		}
 	})
-	topic := h.name("stream")
+	src, dst := h.Sys.Source(), h.Sys.Target()
+	topic := h.Unique("stream")
 	const parts = 4
-	h.createTopic(h.srcAdm, parts, nil, topic)
-	target := alias(sourceID) + "." + topic
-	prod := h.client(suite.source, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	h.CreateTopic(src, parts, nil, topic)
+	target := src.Alias() + "." + topic
+	prod := h.Client(src, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	seq := 0
 	batch := func(n int) {
 		var rs []*kgo.Record
@@ -65,18 +69,18 @@ func TestWorkerFailover(t *testing.T) {
 			rs = append(rs, &kgo.Record{Topic: topic, Partition: int32(seq % parts), Value: []byte(fmt.Sprintf("r%05d", seq))})
 			seq++
 		}
-		h.produce(prod, rs...)
+		h.Produce(prod, rs...)
 	}
 	batch(200)
-	arn := h.create(spec{name: "failover", earliest: true})
-	h.waitState(arn, types.ReplicatorStateRunning, 60*time.Second)
-	h.readAll(suite.target, target, 200, 60*time.Second)
+	arn := h.Create(scenario.Spec{Name: "failover", Earliest: true})
+	h.WaitState(arn, types.ReplicatorStateRunning, 10*time.Second)
+	h.ReadAll(dst, target, 200, 10*time.Second)
 
 	// Both workers hold jobs, and every checkpoint is at the end.
-	ends, _ := h.endOffsets(h.srcAdm, topic)
+	ends, _ := h.EndOffsets(src, topic)
 	var before map[string]int
-	eventually(t, 30*time.Second, "jobs spread over both workers, checkpoints current", func() error {
-		o, ok := h.owners(arn, ends)
+	h.Eventually(5*time.Second, "jobs spread over both workers, checkpoints current", func() error {
+		o, ok := owners(h, arn, ends)
 		before = o
 		if o[workerID(0)] == 0 || o[workerID(1)] == 0 || !ok {
 			return fmt.Errorf("owners %v, checkpoints current %v", o, ok)
@@ -90,15 +94,15 @@ func TestWorkerFailover(t *testing.T) {
 	victim.Kill()
 	killed := time.Now()
 	batch(200)
-	took := eventually(t, 60*time.Second, "worker 1 holds every job", func() error {
-		o, _ := h.owners(arn, nil)
+	took := h.Eventually(10*time.Second, "worker 1 holds every job", func() error {
+		o, _ := owners(h, arn, nil)
 		if o[workerID(0)] != total(before) {
 			return fmt.Errorf("owners %v", o)
 		}
 		return nil
 	})
 	t.Logf("jobs moved %s after SIGKILL (lease TTL 5s)", took.Round(100*time.Millisecond))
-	got := h.readAll(suite.target, target, 400, 60*time.Second)
+	got := h.ReadAll(dst, target, 400, 10*time.Second)
 	checkExactlyInOrder(t, got, 400, parts)
 	t.Logf("all 400 records on the target %s after SIGKILL", time.Since(killed).Round(100*time.Millisecond))
 
@@ -106,8 +110,8 @@ func TestWorkerFailover(t *testing.T) {
 	if _, err := startWorker(1); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "jobs spread again", func() error {
-		o, _ := h.owners(arn, nil)
+	h.Eventually(10*time.Second, "jobs spread again", func() error {
+		o, _ := owners(h, arn, nil)
 		if o[workerID(0)] == 0 || o[workerID(1)] == 0 {
 			return fmt.Errorf("owners %v", o)
 		}
@@ -116,17 +120,17 @@ func TestWorkerFailover(t *testing.T) {
 
 	// SIGTERM worker 1: it releases its leases, so they move well within
 	// the lease TTL.
-	ends, _ = h.endOffsets(h.srcAdm, topic)
-	eventually(t, 30*time.Second, "checkpoints current", func() error {
-		if _, ok := h.owners(arn, ends); !ok {
+	ends, _ = h.EndOffsets(src, topic)
+	h.Eventually(5*time.Second, "checkpoints current", func() error {
+		if _, ok := owners(h, arn, ends); !ok {
 			return fmt.Errorf("not yet")
 		}
 		return nil
 	})
 	suite.workers[0].Stop(stopGrace)
 	stopped := time.Now()
-	took = eventually(t, 60*time.Second, "worker 2 holds every job", func() error {
-		o, _ := h.owners(arn, nil)
+	took = h.Eventually(10*time.Second, "worker 2 holds every job", func() error {
+		o, _ := owners(h, arn, nil)
 		if o[workerID(1)] != total(before) {
 			return fmt.Errorf("owners %v", o)
 		}
@@ -134,14 +138,14 @@ func TestWorkerFailover(t *testing.T) {
 	})
 	t.Logf("jobs moved %s after SIGTERM", took.Round(100*time.Millisecond))
 	batch(100)
-	got = h.readAll(suite.target, target, 500, 60*time.Second)
+	got = h.ReadAll(dst, target, 500, 10*time.Second)
 	checkExactlyInOrder(t, got, 500, parts)
 	t.Logf("all 500 records on the target %s after SIGTERM", time.Since(stopped).Round(100*time.Millisecond))
 	if _, err := startWorker(0); err != nil {
 		t.Fatal(err)
 	}
-	if d := h.describe(arn); d.ReplicatorState != types.ReplicatorStateRunning {
-		t.Fatalf("replicator %s after the failovers", stateString(d))
+	if d := h.Describe(arn); d.ReplicatorState != types.ReplicatorStateRunning {
+		t.Fatalf("replicator %s after the failovers", scenario.StateString(d))
 	}
 }
 
@@ -176,7 +180,7 @@ func checkExactlyInOrder(t *testing.T, got []*kgo.Record, n, parts int) {
 	if len(missing) > 0 || len(dups) > 0 || len(got) != n {
 		t.Fatalf("%d records on the target, want %d: missing %v, duplicated %v", len(got), n, missing, dups)
 	}
-	for p, rs := range byPartition(got) {
+	for p, rs := range scenario.ByPartition(got) {
 		for i, r := range rs {
 			if want := fmt.Sprintf("r%05d", i*parts+int(p)); string(r.Value) != want {
 				t.Fatalf("partition %d position %d holds %s, want %s", p, i, r.Value, want)

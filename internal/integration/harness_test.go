@@ -8,34 +8,31 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	awskafka "github.com/aws/aws-sdk-go-v2/service/kafka"
-	"github.com/aws/aws-sdk-go-v2/service/kafka/types"
 	"github.com/jackc/pgx/v5"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	rproc "github.com/openreplicator/replicator/internal/proc"
+	"github.com/openreplicator/replicator/internal/scenario"
+	"github.com/openreplicator/replicator/internal/testutil"
 	"github.com/openreplicator/replicator/pkg/pgserver"
-	"github.com/openreplicator/replicator/pkg/replicator"
 )
 
 const (
@@ -67,7 +64,6 @@ var suite struct {
 	scramUser, scramPass           string
 
 	apiURL string
-	sdk    *awskafka.Client
 	logDir string
 	procs  []*rproc.Proc // every process started, for the logs
 
@@ -268,7 +264,7 @@ func startSystem(root string) (stop func(), err error) {
 	}
 	undo = append(undo, func() { serve.Stop(stopGrace) })
 	suite.apiURL = "http://" + apiAddr
-	if err := serve.WaitHTTP(suite.apiURL+"/readyz", scale(30*time.Second)); err != nil {
+	if err := serve.WaitHTTP(suite.apiURL+"/readyz", testutil.Scale(30*time.Second)); err != nil {
 		return stop, err
 	}
 	logf("serve ready on %s", suite.apiURL)
@@ -283,8 +279,6 @@ func startSystem(root string) (stop func(), err error) {
 		undo = append(undo, func() { suite.workers[i].Stop(stopGrace) })
 		logf("%s ready (health on %s)", w.Name, suite.workerAddrs[i])
 	}
-	suite.sdk = awskafka.New(awskafka.Options{Region: region, BaseEndpoint: aws.String(suite.apiURL),
-		Credentials: credentials.NewStaticCredentialsProvider(accessKeyID, secretKey, "")})
 	logf("system up; process logs in %s", suite.logDir)
 	return stop, nil
 }
@@ -309,7 +303,7 @@ func startWorker(i int) (*rproc.Proc, error) {
 		return nil, err
 	}
 	suite.workers[i] = w
-	if err := w.WaitHTTP("http://"+suite.workerAddrs[i]+"/healthz", scale(30*time.Second)); err != nil {
+	if err := w.WaitHTTP("http://"+suite.workerAddrs[i]+"/healthz", testutil.Scale(30*time.Second)); err != nil {
 		w.Stop(stopGrace)
 		return nil, err
 	}
@@ -422,109 +416,118 @@ func grepLog(path, s string, n int) []string {
 
 // --- per test ----------------------------------------------------------------------
 
-func scale(d time.Duration) time.Duration {
-	if f, err := strconv.ParseFloat(os.Getenv("REPLICATOR_TEST_TIME_SCALE"), 64); err == nil && f > 0 {
-		return time.Duration(float64(d) * f)
-	}
-	return d
-}
-
-// eventually polls cond until it holds or the (scaled) deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() error) time.Duration {
-	t.Helper()
-	start := time.Now()
-	deadline := start.Add(scale(within))
-	for {
-		err := cond()
-		if err == nil {
-			return time.Since(start)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, scale(within), err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// T is one test's view of the shared system: a unique name prefix for its
-// topics, groups and replicators, clients, and cleanup.
-type T struct {
-	*testing.T
-	ctx    context.Context
+// system is one test's view of the shared system (scenario.System): a
+// unique name prefix for its topics, groups and replicators, the clusters,
+// the API and the processes' metrics and logs. It deletes the test's
+// replicators, topics and ACLs when the test ends, and prints the
+// processes' warnings, errors and log tails when the test failed.
+type system struct {
+	t      *testing.T
 	prefix string // unique: it-<name>-<hex>
-	arns   []string
-
-	srcAdm, dstAdm *kadm.Client
 }
 
 var nameRE = regexp.MustCompile(`[^a-z0-9]+`)
 
-func newT(t *testing.T, short string) *T {
+// newT starts a test on the shared system (or skips it without clusters)
+// and returns the scenarios' helpers for it.
+func newT(t *testing.T, short string) *scenario.T {
+	t.Helper()
+	return scenario.New(t, newSystem(t, short))
+}
+
+func newSystem(t *testing.T, short string) *system {
 	t.Helper()
 	if suite.skip != "" {
 		t.Skip("no Kafka clusters: " + suite.skip)
 	}
 	short = strings.Trim(nameRE.ReplaceAllString(strings.ToLower(short), "-"), "-")
-	h := &T{T: t, ctx: context.Background(), prefix: "it-" + short + "-" + randHex(6)}
-	h.srcAdm = kadm.NewClient(h.client(suite.source))
-	h.dstAdm = kadm.NewClient(h.client(suite.target))
+	s := &system{t: t, prefix: "it-" + short + "-" + randHex(6)}
+	h := scenario.New(t, s)
+	srcAdm, dstAdm := h.Admin(s.Source()), h.Admin(s.Target())
 	start := time.Now()
 	t.Cleanup(func() {
 		if t.Failed() {
-			h.dumpLogs()
+			s.dumpLogs()
 		}
-		h.cleanup()
-		t.Logf("%s: %s", h.prefix, time.Since(start).Round(100*time.Millisecond))
+		s.cleanup(h, srcAdm, dstAdm)
+		t.Logf("%s: %s", s.prefix, time.Since(start).Round(100*time.Millisecond))
 	})
-	return h
+	return s
 }
 
-// name returns a name unique to this test: <prefix>-<s>.
-func (h *T) name(s string) string { return h.prefix + "-" + s }
+func (s *system) Prefix() string { return s.prefix }
 
-// pattern matches every name that contains this test's prefix, wherever:
-// source topics and, on the other side, their prefixed copies.
-func (h *T) pattern() string { return ".*" + regexp.QuoteMeta(h.prefix) + ".*" }
-
-func (h *T) client(addr string, opts ...kgo.Opt) *kgo.Client {
-	h.Helper()
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.FetchMaxWait(200 * time.Millisecond),
-		kgo.MetadataMinAge(100 * time.Millisecond), kgo.MetadataMaxAge(2 * time.Second)}, opts...)...)
-	if err != nil {
-		h.Fatal(err)
-	}
-	h.Cleanup(cl.Close)
-	return cl
+func (s *system) API() scenario.API {
+	return scenario.API{URL: suite.apiURL, Region: region, Account: account,
+		Credentials: aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretKey}}
 }
 
-// saslAdmin authenticates as the target's SCRAM super user.
-func saslAdmin() sasl.Mechanism {
-	return scram.Auth{User: suite.scramAdminUser, Pass: suite.scramAdminPass}.AsSha256Mechanism()
+func (s *system) Source() scenario.Cluster {
+	return scenario.Cluster{ID: sourceID, Bootstrap: suite.source}
 }
 
-// kadmFor is the admin client of the cluster at addr.
-func kadmFor(h *T, addr string) *kadm.Client {
-	switch addr {
-	case suite.source:
-		return h.srcAdm
-	case suite.target:
-		return h.dstAdm
-	}
-	return kadm.NewClient(h.client(addr, kgo.SASL(saslAdmin())))
+func (s *system) Target() scenario.Cluster {
+	return scenario.Cluster{ID: targetID, Bootstrap: suite.target}
 }
 
-func (h *T) createTopic(adm *kadm.Client, partitions int32, configs map[string]*string, name string) {
-	h.Helper()
-	resp, err := adm.CreateTopic(h.ctx, partitions, 1, configs, name)
-	if err == nil {
-		err = resp.Err
-	}
-	if err != nil {
-		h.Fatalf("create topic %s: %v (%s)", name, err, resp.ErrMessage)
+// SASLTarget is the target's SASL_PLAINTEXT listener; the test's clients
+// authenticate as its SCRAM super user.
+func (s *system) SASLTarget() scenario.SASL {
+	admin := scram.Auth{User: suite.scramAdminUser, Pass: suite.scramAdminPass}.AsSha256Mechanism()
+	return scenario.SASL{
+		Cluster:   scenario.Cluster{ID: targetID, Bootstrap: suite.targetSASL, Opts: []kgo.Opt{kgo.SASL(admin)}},
+		Secret:    scramOK,
+		BadSecret: scramBad,
+		Passwords: []string{suite.scramPass, "wrong-" + suite.scramPass},
 	}
 }
 
-func (h *T) dumpLogs() {
+// Metrics reads every worker's /metrics.
+func (s *system) Metrics() []*dto.MetricFamily {
+	s.t.Helper()
+	var out []*dto.MetricFamily
+	for i := range numWorkers {
+		resp, err := http.Get("http://" + suite.workerAddrs[i] + "/metrics")
+		if err != nil {
+			s.t.Fatalf("metrics of %s: %v", workerID(i), err)
+		}
+		parser := expfmt.NewTextParser(model.UTF8Validation)
+		mfs, err := parser.TextToMetricFamilies(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			s.t.Fatalf("metrics of %s: %v", workerID(i), err)
+		}
+		for _, mf := range mfs {
+			out = append(out, mf)
+		}
+	}
+	return out
+}
+
+// Logs is every process's log so far (serve and the workers, for the
+// whole suite: not only this test's lines).
+func (s *system) Logs() string {
+	var b strings.Builder
+	for _, p := range suite.procs {
+		data, err := os.ReadFile(p.Log)
+		if err != nil {
+			s.t.Fatalf("log of %s: %v", p.Name, err)
+		}
+		b.Write(data)
+	}
+	return b.String()
+}
+
+// Within: real processes on real brokers take up to six times what the
+// in-process system takes (JVM brokers, group joins, a second's sync
+// rounds, lease TTLs of 5 s).
+func (s *system) Within(d time.Duration) time.Duration { return 6 * d }
+func (s *system) FailAfter() time.Duration             { return failAfter }
+
+// Settle: the workers' metadata sync runs about every second.
+func (s *system) Settle() time.Duration { return 3 * time.Second }
+
+func (s *system) dumpLogs() {
 	for _, p := range suite.procs {
 		var b strings.Builder
 		if lines := grepLog(p.Log, "level=WARN", 15); len(lines) > 0 {
@@ -534,26 +537,44 @@ func (h *T) dumpLogs() {
 			b.WriteString("  errors:\n    " + strings.Join(lines, "\n    ") + "\n")
 		}
 		b.WriteString("  tail:\n    " + strings.ReplaceAll(rproc.Tail(p.Log, 40), "\n", "\n    "))
-		h.Logf("--- %s (%s)\n%s", p.Name, p.Log, b.String())
+		s.t.Logf("--- %s (%s)\n%s", p.Name, p.Log, b.String())
 	}
 }
 
 // cleanup deletes this test's replicators (waiting until they are gone, so
 // their workers let go), then its topics on both clusters and their ACLs.
-func (h *T) cleanup() {
-	for _, arn := range h.arns {
-		h.deleteReplicator(arn)
-	}
+func (s *system) cleanup(h *scenario.T, srcAdm, dstAdm *kadm.Client) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	for _, adm := range []*kadm.Client{h.srcAdm, h.dstAdm} {
+	var arns []string
+	in := &awskafka.ListReplicatorsInput{ReplicatorNameFilter: aws.String(s.prefix)}
+	for {
+		out, err := h.SDK().ListReplicators(ctx, in)
+		if err != nil {
+			s.t.Errorf("listing the test's replicators: %v", err)
+			break
+		}
+		for _, r := range out.Replicators {
+			if strings.HasPrefix(aws.ToString(r.ReplicatorName), s.prefix) {
+				arns = append(arns, aws.ToString(r.ReplicatorArn))
+			}
+		}
+		if out.NextToken == nil {
+			break
+		}
+		in.NextToken = out.NextToken
+	}
+	for _, arn := range arns {
+		h.DeleteReplicator(arn, 10*time.Second)
+	}
+	for _, adm := range []*kadm.Client{srcAdm, dstAdm} {
 		td, err := adm.ListTopics(ctx)
 		if err != nil {
 			continue
 		}
 		var mine []string
 		for _, n := range td.Names() {
-			if strings.Contains(n, h.prefix) {
+			if strings.Contains(n, s.prefix) {
 				mine = append(mine, n)
 			}
 		}
@@ -564,7 +585,7 @@ func (h *T) cleanup() {
 		if res, err := adm.DescribeACLs(ctx, all); err == nil {
 			for _, r := range res {
 				for _, d := range r.Described {
-					if strings.Contains(d.Name, h.prefix) {
+					if strings.Contains(d.Name, s.prefix) {
 						aclNames = append(aclNames, d.Name)
 					}
 				}
@@ -580,273 +601,17 @@ func (h *T) cleanup() {
 	}
 }
 
-// deleteReplicator deletes a replicator and waits until Describe answers
-// NotFound.
-func (h *T) deleteReplicator(arn string) {
-	ctx := context.Background()
-	var nf *types.NotFoundException
-	deadline := time.Now().Add(scale(60 * time.Second))
-	for {
-		d, err := suite.sdk.DescribeReplicator(ctx, &awskafka.DescribeReplicatorInput{ReplicatorArn: &arn})
-		if errors.As(err, &nf) {
-			return
-		}
-		if err == nil && d.ReplicatorState != types.ReplicatorStateDeleting {
-			_, err = suite.sdk.DeleteReplicator(ctx, &awskafka.DeleteReplicatorInput{ReplicatorArn: &arn, CurrentVersion: d.CurrentVersion})
-			if errors.As(err, &nf) {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			h.Errorf("replicator %s not deleted within %s: %v", arn, scale(60*time.Second), err)
-			return
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-}
-
-// --- the API ---------------------------------------------------------------------
-
-// spec describes a replicator between the two clusters.
-type spec struct {
-	name            string
-	topics          []string // default: the test's pattern
-	excludeTopics   []string
-	groups          []string // default: the test's pattern
-	earliest        bool
-	identical       bool
-	copyConfigs     bool
-	copyACLs        bool
-	detectNewTopics bool
-	syncGroups      bool
-	compression     types.TargetCompressionType
-	targetSecret    string // target through the SASL listener with this secret
-	reverse         bool   // from the target cluster to the source cluster
-}
-
-func (h *T) create(s spec) string {
-	h.Helper()
-	if s.topics == nil {
-		s.topics = []string{h.pattern()}
-	}
-	if s.groups == nil {
-		s.groups = []string{h.pattern()}
-	}
-	if s.compression == "" {
-		s.compression = types.TargetCompressionTypeNone
-	}
-	start, naming := types.ReplicationStartingPositionTypeLatest, types.ReplicationTopicNameConfigurationTypePrefixedWithSourceClusterAlias
-	if s.earliest {
-		start = types.ReplicationStartingPositionTypeEarliest
-	}
-	if s.identical {
-		naming = types.ReplicationTopicNameConfigurationTypeIdentical
-	}
-	srcID, dstID, srcBS, dstBS := sourceID, targetID, suite.source, suite.target
-	if s.reverse {
-		srcID, dstID, srcBS, dstBS = dstID, srcID, dstBS, srcBS
-	}
-	if s.targetSecret != "" {
-		dstBS = suite.targetSASL
-	}
-	dst := types.KafkaCluster{ApacheKafkaCluster: &types.ApacheKafkaCluster{ApacheKafkaClusterId: aws.String(dstID), BootstrapBrokerString: aws.String(dstBS)}}
-	if s.targetSecret != "" {
-		dst.ClientAuthentication = &types.KafkaClusterClientAuthentication{SaslScram: &types.KafkaClusterSaslScramAuthentication{
-			Mechanism: types.KafkaClusterSaslScramMechanismSha256, SecretArn: aws.String(s.targetSecret)}}
-	}
-	out, err := suite.sdk.CreateReplicator(h.ctx, &awskafka.CreateReplicatorInput{
-		ReplicatorName:          aws.String(h.name(s.name)),
-		ServiceExecutionRoleArn: aws.String(roleARN),
-		KafkaClusters: []types.KafkaCluster{
-			{ApacheKafkaCluster: &types.ApacheKafkaCluster{ApacheKafkaClusterId: aws.String(srcID), BootstrapBrokerString: aws.String(srcBS)}},
-			dst,
-		},
-		ReplicationInfoList: []types.ReplicationInfo{{
-			SourceKafkaClusterId: aws.String(srcID), TargetKafkaClusterId: aws.String(dstID),
-			TargetCompressionType: s.compression,
-			TopicReplication: &types.TopicReplication{TopicsToReplicate: s.topics, TopicsToExclude: s.excludeTopics,
-				StartingPosition:                &types.ReplicationStartingPosition{Type: start},
-				TopicNameConfiguration:          &types.ReplicationTopicNameConfiguration{Type: naming},
-				CopyTopicConfigurations:         aws.Bool(s.copyConfigs),
-				CopyAccessControlListsForTopics: aws.Bool(s.copyACLs),
-				DetectAndCopyNewTopics:          aws.Bool(s.detectNewTopics)},
-			ConsumerGroupReplication: &types.ConsumerGroupReplication{ConsumerGroupsToReplicate: s.groups,
-				SynchroniseConsumerGroupOffsets: aws.Bool(s.syncGroups), DetectAndCopyNewConsumerGroups: aws.Bool(true)},
-		}},
-	})
-	if err != nil {
-		h.Fatalf("CreateReplicator %s: %v", h.name(s.name), err)
-	}
-	arn := aws.ToString(out.ReplicatorArn)
-	h.arns = append(h.arns, arn)
-	return arn
-}
-
-func (h *T) describe(arn string) *awskafka.DescribeReplicatorOutput {
-	h.Helper()
-	d, err := suite.sdk.DescribeReplicator(h.ctx, &awskafka.DescribeReplicatorInput{ReplicatorArn: &arn})
-	if err != nil {
-		h.Fatalf("DescribeReplicator: %v", err)
-	}
-	return d
-}
-
-func stateString(d *awskafka.DescribeReplicatorOutput) string {
-	s := string(d.ReplicatorState)
-	if d.StateInfo != nil {
-		s += " (" + aws.ToString(d.StateInfo.Code) + ": " + aws.ToString(d.StateInfo.Message) + ")"
-	}
-	return s
-}
-
-func (h *T) waitState(arn string, want types.ReplicatorState, within time.Duration) *awskafka.DescribeReplicatorOutput {
-	h.Helper()
-	var d *awskafka.DescribeReplicatorOutput
-	took := eventually(h, within, "replicator "+string(want), func() error {
-		d = h.describe(arn)
-		if d.ReplicatorState != want {
-			return fmt.Errorf("state %s", stateString(d))
-		}
-		return nil
-	})
-	h.Logf("%s %s after %s", aws.ToString(d.ReplicatorName), want, took.Round(10*time.Millisecond))
-	return d
-}
-
-// status fetches the status extension (SigV4-signed).
-func (h *T) status(arn string) map[string]any {
-	h.Helper()
-	req, _ := http.NewRequest("GET", suite.apiURL+"/replication/v1/replicators/"+url.PathEscape(arn)+"/status", nil)
-	creds := aws.Credentials{AccessKeyID: accessKeyID, SecretAccessKey: secretKey}
-	const emptySHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-	if err := v4.NewSigner().SignHTTP(h.ctx, creds, req, emptySHA, "kafka", region, time.Now()); err != nil {
-		h.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		h.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	if err := json.Unmarshal(body, &out); err != nil || resp.StatusCode != 200 {
-		h.Fatalf("status: %d %v: %s", resp.StatusCode, err, body)
-	}
-	return out
-}
-
-// summary is the status summary's numbers.
-func (h *T) summary(arn string) map[string]float64 {
-	sum, _ := h.status(arn)["summary"].(map[string]any)
-	out := map[string]float64{}
-	for k, v := range sum {
-		if f, ok := v.(float64); ok {
-			out[k] = f
-		}
-	}
-	return out
-}
-
-// workerMetric sums a Prometheus counter or gauge over both workers'
-// /metrics, for the series whose labels include replicator="name".
-func (h *T) workerMetric(metric, name string) float64 {
-	h.Helper()
-	sum := 0.0
-	for i := range numWorkers {
-		resp, err := http.Get("http://" + suite.workerAddrs[i] + "/metrics")
-		if err != nil {
-			h.Fatalf("metrics of %s: %v", workerID(i), err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		for _, line := range strings.Split(string(body), "\n") {
-			if !strings.HasPrefix(line, metric+"{") || !strings.Contains(line, `replicator="`+name+`"`) {
-				continue
-			}
-			f := strings.Fields(line)
-			if v, err := strconv.ParseFloat(f[len(f)-1], 64); err == nil {
-				sum += v
-			}
-		}
-	}
-	return sum
-}
-
-// --- Kafka -------------------------------------------------------------------------
-
-// alias is the alias of a cluster ID: the prefix of its topics' copies.
-func alias(id string) string { return replicator.ApacheClusterAlias(id) }
-
-func (h *T) produce(cl *kgo.Client, rs ...*kgo.Record) {
-	h.Helper()
-	ctx, cancel := context.WithTimeout(h.ctx, scale(30*time.Second))
-	defer cancel()
-	if err := cl.ProduceSync(ctx, rs...).FirstErr(); err != nil {
-		h.Fatalf("produce: %v", err)
-	}
-}
-
-// readAll reads topic from the start (no group) until count records
-// arrived or the deadline passes, then checks that the topic holds no more
-// than count records (its end offsets; exact for topics without
-// transaction markers).
-func (h *T) readAll(addr, topic string, count int, within time.Duration, opts ...kgo.Opt) []*kgo.Record {
-	h.Helper()
-	cl := h.client(addr, append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
-	defer cl.Close()
-	var out []*kgo.Record
-	eventually(h, within, fmt.Sprintf("%d records on %s", count, topic), func() error {
-		ctx, cancel := context.WithTimeout(h.ctx, 500*time.Millisecond)
-		defer cancel()
-		fs := cl.PollFetches(ctx)
-		fs.EachRecord(func(r *kgo.Record) { out = append(out, r) })
-		if len(out) < count {
-			return fmt.Errorf("%d records so far", len(out))
-		}
-		return nil
-	})
-	return out
-}
-
-// endOffsets sums the end offsets of a topic's partitions.
-func (h *T) endOffsets(adm *kadm.Client, topic string) (map[int32]int64, int64) {
-	h.Helper()
-	ends, err := adm.ListEndOffsets(h.ctx, topic)
-	if err != nil {
-		h.Fatalf("end offsets of %s: %v", topic, err)
-	}
-	out := map[int32]int64{}
-	var sum int64
-	ends.Each(func(o kadm.ListedOffset) {
-		out[o.Partition] = o.Offset
-		sum += o.Offset
-	})
-	return out, sum
-}
-
-// waitCaughtUp waits until the replicator's status shows no lag.
-func (h *T) waitCaughtUp(arn string, within time.Duration) {
-	h.Helper()
-	eventually(h, within, "no lag", func() error {
-		s := h.summary(arn)
-		if s["messageLag"] != 0 || s["partitions"] == 0 {
-			return fmt.Errorf("summary %v", s)
-		}
-		return nil
-	})
-}
-
 func TestClustersAreReal(t *testing.T) {
 	h := newT(t, "clusters")
 	for _, c := range []struct {
 		name string
 		adm  *kadm.Client
-	}{{"source", h.srcAdm}, {"target", h.dstAdm}} {
-		m, err := c.adm.BrokerMetadata(h.ctx)
+	}{{"source", h.Admin(h.Sys.Source())}, {"target", h.Admin(h.Sys.Target())}} {
+		m, err := c.adm.BrokerMetadata(h.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, err := c.adm.ApiVersions(h.ctx)
+		v, err := c.adm.ApiVersions(h.Context())
 		if err != nil {
 			t.Fatal(err)
 		}
