@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
@@ -16,16 +15,12 @@ import (
 // arrives, and the first ones arrive without waiting for all target topics.
 func TestManyTopics(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
 	src, dst := e.Source(), e.Target()
-	adm := e.Admin(src)
 	prod := e.Client(src)
 	var recs []*kgo.Record
 	for i := range 60 {
 		name := fmt.Sprintf("many-%02d", i)
-		if _, err := adm.CreateTopic(ctx, 2, 1, nil, name); err != nil {
-			t.Fatal(err)
-		}
+		e.CreateTopic(src, 2, nil, name)
 		recs = append(recs, &kgo.Record{Topic: name, Value: []byte(name)})
 	}
 	e.Produce(prod, recs...)

@@ -30,8 +30,9 @@ import (
 // stretched with System.Within.
 type T struct {
 	*testing.T
-	Sys System
-	sdk *awskafka.Client
+	Sys    System
+	sdk    *awskafka.Client
+	admins map[string]*kadm.Client // by cluster, for the helpers' own requests
 }
 
 // New returns the helpers of test t on sys.
@@ -43,7 +44,7 @@ func New(t *testing.T, sys System) *T {
 	if api.MaxAttempts > 0 {
 		opts.RetryMaxAttempts = api.MaxAttempts
 	}
-	return &T{T: t, Sys: sys, sdk: awskafka.New(opts)}
+	return &T{T: t, Sys: sys, sdk: awskafka.New(opts), admins: map[string]*kadm.Client{}}
 }
 
 // SDK is the AWS SDK client of the control plane.
@@ -336,10 +337,20 @@ func (h *T) Admin(c Cluster, opts ...kgo.Opt) *kadm.Client {
 	return kadm.NewClient(h.Client(c, opts...))
 }
 
+// admin is the admin client of c the helpers share (made once: they poll).
+func (h *T) admin(c Cluster) *kadm.Client {
+	h.Helper()
+	k := c.ID + " " + c.Bootstrap
+	if h.admins[k] == nil {
+		h.admins[k] = h.Admin(c)
+	}
+	return h.admins[k]
+}
+
 // CreateTopic creates a topic with replication factor 1.
 func (h *T) CreateTopic(c Cluster, partitions int32, configs map[string]*string, name string) {
 	h.Helper()
-	resp, err := h.Admin(c).CreateTopic(h.Context(), partitions, 1, configs, name)
+	resp, err := h.admin(c).CreateTopic(h.Context(), partitions, 1, configs, name)
 	if err == nil {
 		err = resp.Err
 	}
@@ -382,7 +393,7 @@ func (h *T) ReadAll(c Cluster, topic string, count int, within time.Duration, op
 // sum (the number of records, for a topic without transaction markers).
 func (h *T) EndOffsets(c Cluster, topic string) (map[int32]int64, int64) {
 	h.Helper()
-	ends, err := h.Admin(c).ListEndOffsets(h.Context(), topic)
+	ends, err := h.admin(c).ListEndOffsets(h.Context(), topic)
 	if err == nil {
 		err = ends.Error()
 	}

@@ -20,7 +20,7 @@ const dynamicTopicConfig = 1
 
 // dynamicConfigs is a topic's explicitly set configs.
 func (h *T) dynamicConfigs(c Cluster, topic string) (map[string]string, error) {
-	rc, err := h.Admin(c).DescribeTopicConfigs(h.Context(), topic)
+	rc, err := h.admin(c).DescribeTopicConfigs(h.Context(), topic)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +112,7 @@ func TopicConfigsFollowTheSource(t *testing.T, sys System) {
 // "name principal host operation permission pattern".
 func (h *T) aclSet(c Cluster) (map[string]bool, error) {
 	all := kadm.NewACLs().AnyResource().Allow().AllowHosts().Deny().DenyHosts().Operations(kadm.OpAny).ResourcePatternType(kadm.ACLPatternAny)
-	res, err := h.Admin(c).DescribeACLs(h.Context(), all)
+	res, err := h.admin(c).DescribeACLs(h.Context(), all)
 	if err != nil {
 		return nil, err
 	}
