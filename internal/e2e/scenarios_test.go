@@ -52,3 +52,5 @@ func TestDeletedReplicatorSeriesDisappear(t *testing.T) {
 func TestPropertyCommittedRecordsAndOffsets(t *testing.T) {
 	scenario.PropertyCommittedRecordsAndOffsets(t, newEnv(t))
 }
+
+func TestRecordLimits(t *testing.T) { scenario.RecordLimits(t, newEnv(t)) }

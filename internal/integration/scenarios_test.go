@@ -58,3 +58,9 @@ func TestDeletedReplicatorSeriesDisappear(t *testing.T) {
 func TestPropertyCommittedRecordsAndOffsets(t *testing.T) {
 	scenario.PropertyCommittedRecordsAndOffsets(t, newSystem(t, "property"))
 }
+
+func TestRecordLimits(t *testing.T) { scenario.RecordLimits(t, newSystem(t, "limits")) }
+
+func TestTimestampRefusedByTheTarget(t *testing.T) {
+	scenario.TimestampRefusedByTheTarget(t, newSystem(t, "stamps"))
+}
