@@ -29,7 +29,7 @@ type fleetDB struct {
 	s     *postgres.Store
 	ctx   context.Context
 	ttl   time.Duration
-	quota postgres.TopologyQuotas
+	quota fleet.TopologyQuotas
 }
 
 func newFleetDB(t *testing.T) *fleetDB {
@@ -91,7 +91,7 @@ func (f *fleetDB) metadataLease(worker, rid string) fleet.Lease {
 	return fleet.Lease{}
 }
 
-func (f *fleetDB) report(md fleet.Lease, worker string, topics ...fleet.TopicInfo) postgres.TopologyResult {
+func (f *fleetDB) report(md fleet.Lease, worker string, topics ...fleet.TopicInfo) fleet.TopologyResult {
 	f.t.Helper()
 	res, err := f.s.ReportTopology(f.ctx, fleet.Topology{WorkerID: worker, JobID: md.JobID, Epoch: md.Epoch, Token: md.Token,
 		SpecVersion: md.SpecVersion, Topics: topics}, f.quota)
@@ -143,7 +143,7 @@ func (f *fleetDB) count(query string, args ...any) int {
 	return n
 }
 
-func (f *fleetDB) events(rid string) []postgres.Event {
+func (f *fleetDB) events(rid string) []fleet.Event {
 	f.t.Helper()
 	evs, err := f.s.Events(f.ctx, rid, 100)
 	if err != nil {
@@ -152,7 +152,7 @@ func (f *fleetDB) events(rid string) []postgres.Event {
 	return evs
 }
 
-func hasEvent(evs []postgres.Event, code string) *postgres.Event {
+func hasEvent(evs []fleet.Event, code string) *fleet.Event {
 	for i := range evs {
 		if evs[i].Code == code {
 			return &evs[i]
@@ -240,7 +240,7 @@ func TestRecreatedTopicStartsOverAtEarliest(t *testing.T) {
 			t.Fatalf("new lease %+v: want topic ID-B from the earliest offset", l)
 		}
 	}
-	ev := hasEvent(f.events(rid), postgres.EventSourceTopicRecreated)
+	ev := hasEvent(f.events(rid), fleet.EventSourceTopicRecreated)
 	if ev == nil || !strings.Contains(ev.Message, "orders") || !strings.Contains(ev.Message, "ID-B") {
 		t.Fatalf("no SourceTopicRecreated event naming the topic: %+v", f.events(rid))
 	}
@@ -291,7 +291,7 @@ func TestTopicIdentityAdoptedAndPartitionsGone(t *testing.T) {
 	if _, ok := f.checkpoints(rid)["orders/2"]; ok {
 		t.Fatal("the vanished partition's checkpoint is left")
 	}
-	if ev := hasEvent(f.events(rid), postgres.EventSourcePartitionsRemoved); ev == nil || !strings.Contains(ev.Message, "orders") {
+	if ev := hasEvent(f.events(rid), fleet.EventSourcePartitionsRemoved); ev == nil || !strings.Contains(ev.Message, "orders") {
 		t.Fatalf("no SourcePartitionsRemoved event: %+v", f.events(rid))
 	}
 	// audit stops matching (its checkpoint stays), then comes back as a
@@ -344,7 +344,7 @@ func TestLeaseTokenRequired(t *testing.T) {
 		}
 		_, err = f.s.ReportTopology(f.ctx, fleet.Topology{WorkerID: "w1", JobID: md.JobID, Epoch: md.Epoch, Token: forgedMD.Token,
 			SpecVersion: md.SpecVersion}, f.quota)
-		if !errors.Is(err, postgres.ErrLeaseLost) {
+		if !errors.Is(err, fleet.ErrLeaseLost) {
 			t.Fatalf("forged topology report: %v", err)
 		}
 	}
@@ -461,7 +461,7 @@ func TestNoticesRecordedOnce(t *testing.T) {
 // Nothing beyond a quota gets a job.
 func TestDiscoveryQuotas(t *testing.T) {
 	f := newFleetDB(t)
-	f.quota = postgres.TopologyQuotas{Topics: 3, Partitions: 10, AccountPartitions: 14}
+	f.quota = fleet.TopologyQuotas{Topics: 3, Partitions: 10, AccountPartitions: 14}
 	rid := f.create("quota", replicator.StartEarliest)
 	md := f.metadataLease("w1", rid)
 	jobs := func(id string) int {
@@ -473,7 +473,7 @@ func TestDiscoveryQuotas(t *testing.T) {
 		ts = append(ts, topic(n, "ID-"+n, 2, 0))
 	}
 	res := f.report(md, "w1", ts...)
-	if res.Added != 6 || res.Error == nil || res.Error.Code != postgres.CodeQuotaExceeded || !res.Error.Fatal ||
+	if res.Added != 6 || res.Error == nil || res.Error.Code != fleet.CodeQuotaExceeded || !res.Error.Fatal ||
 		!strings.Contains(res.Error.Message, "2 topics are not copied (d, e)") {
 		t.Fatalf("report over the topic quota: %+v %+v", res, res.Error)
 	}

@@ -15,7 +15,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/openreplicator/replicator/pkg/postgres"
+	"github.com/openreplicator/replicator/pkg/fleet"
 	"github.com/openreplicator/replicator/pkg/replicator"
 )
 
@@ -26,7 +26,7 @@ type Store interface {
 	Rebalance(ctx context.Context, ttl time.Duration) (int, error)
 	RevokeDeleting(ctx context.Context) (int, error)
 	PurgeDeleted(ctx context.Context) (int64, error)
-	Health(ctx context.Context) ([]postgres.ReplicatorHealth, error)
+	Health(ctx context.Context) ([]fleet.ReplicatorHealth, error)
 	SetState(ctx context.Context, id string, from replicator.State, specVersion int64, st replicator.State, code, msg string) (bool, error)
 	PruneMappings(ctx context.Context, maxAge time.Duration) (int, error)
 }
