@@ -26,8 +26,8 @@ import (
 	"github.com/openreplicator/replicator/internal/simengine"
 	"github.com/openreplicator/replicator/internal/testutil"
 	"github.com/openreplicator/replicator/pkg/fleet"
+	"github.com/openreplicator/replicator/pkg/maintenance"
 	"github.com/openreplicator/replicator/pkg/postgres"
-	"github.com/openreplicator/replicator/pkg/scheduler"
 	"github.com/openreplicator/replicator/pkg/sigv4"
 	"github.com/openreplicator/replicator/workers"
 )
@@ -87,7 +87,7 @@ func newFleetWith(t *testing.T, ttl time.Duration, topology func(replicatorName 
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go scheduler.New(store, scheduler.Config{LeaseTTL: ttl, Tick: 100 * time.Millisecond}).Run(ctx)
+	go maintenance.New(store, maintenance.Config{LeaseTTL: ttl, Tick: 100 * time.Millisecond}).Run(ctx)
 	sim := simengine.New(topology)
 	sdk := kafka.New(kafka.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")})
