@@ -65,12 +65,11 @@ func TestAcquireGrantsAShareOfEachReplicator(t *testing.T) {
 // last checkpoint the holder stored in time.
 func TestExpiredLeaseRenewsNothing(t *testing.T) {
 	f := newFleetDB(t)
-	rid := f.create("zombie", replicator.StartEarliest)
-	md := f.metadataLease("zombie", rid)
-	f.report(md, "zombie", topic("orders", "ID-O", 2, 10))
-	held := f.acquire("zombie")
+	rid, md, parts := f.started("zombie", "zombie", 2)
+	held := map[int64]fleet.Lease{}
 	var reps, late []fleet.JobReport
-	for _, l := range held {
+	for _, l := range parts {
+		held[l.JobID] = l
 		reps = append(reps, report(l, 5, 5))
 		late = append(late, report(l, 999_999, 999_999))
 	}
@@ -114,9 +113,7 @@ func TestExpiredLeaseRenewsNothing(t *testing.T) {
 // no longer counts when jobs are shared out.
 func TestReleaseFreesAtOnce(t *testing.T) {
 	f := newFleetDB(t)
-	rid := f.create("release", replicator.StartEarliest)
-	f.report(f.metadataLease("w1", rid), "w1", topic("orders", "ID-O", 3, 10))
-	f.acquire("w1")
+	f.started("release", "w1", 3)
 	if _, _, err := f.s.Acquire(f.ctx, "w2", nil, 0, f.ttl); err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -217,4 +218,22 @@ func (f *fleetDB) arn(name string) string {
 		f.t.Fatal(err)
 	}
 	return arn
+}
+
+// started creates a replicator (earliest start) whose metadata job worker
+// holds and has reported one topic "orders" (ID-O) of n partitions, and
+// gives worker the partition jobs: their leases, by partition.
+func (f *fleetDB) started(name, worker string, n int) (rid string, md fleet.Lease, parts []fleet.Lease) {
+	f.t.Helper()
+	rid = f.create(name, replicator.StartEarliest)
+	md = f.metadataLease(worker, rid)
+	f.report(md, worker, topic("orders", "ID-O", n, 10))
+	for _, l := range f.acquire(worker) {
+		parts = append(parts, l)
+	}
+	if len(parts) != n {
+		f.t.Fatalf("%s got %d partition jobs, want %d", worker, len(parts), n)
+	}
+	slices.SortFunc(parts, func(a, b fleet.Lease) int { return int(a.Partition - b.Partition) })
+	return rid, md, parts
 }

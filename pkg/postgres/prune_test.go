@@ -6,19 +6,14 @@ import (
 	"time"
 
 	"github.com/openreplicator/replicator/pkg/fleet"
-	"github.com/openreplicator/replicator/pkg/replicator"
 )
 
 // TestPruneMappings removes the mapping points older than the age given;
 // the newest point of each partition, its checkpoint row, stays.
 func TestPruneMappings(t *testing.T) {
 	f := newFleetDB(t)
-	rid := f.create("prune", replicator.StartEarliest)
-	f.report(f.metadataLease("w1", rid), "w1", topic("orders", "ID-O", 1, 10))
-	var part fleet.Lease
-	for _, l := range f.acquire("w1") {
-		part = l
-	}
+	rid, _, parts := f.started("prune", "w1", 1)
+	part := parts[0]
 	// The first checkpoint is recorded as a point; the second, within 5
 	// seconds, only in the checkpoint row.
 	for _, cp := range [][2]int64{{10, 20}, {30, 40}} {

@@ -5,7 +5,6 @@ import (
 	"testing"
 
 	"github.com/openreplicator/replicator/pkg/fleet"
-	"github.com/openreplicator/replicator/pkg/replicator"
 )
 
 // TestRebalanceRevokesOnlyTheExcess: a worker over its share of a
@@ -14,17 +13,11 @@ import (
 // seen within the TTL does not count; a job is asked for once.
 func TestRebalanceRevokesOnlyTheExcess(t *testing.T) {
 	f := newFleetDB(t)
-	rid := f.create("rebalance", replicator.StartEarliest)
-	md := f.metadataLease("w1", rid)
-	f.report(md, "w1", topic("orders", "ID-O", 5, 10))
-	held := f.acquire("w1")
-	if len(held) != 5 {
-		t.Fatalf("w1 got %d partition jobs, want 5", len(held))
-	}
+	_, _, held := f.started("rebalance", "w1", 5)
 	// Newer grants: the partitions, by job ID.
 	var parts []int64
-	for id := range held {
-		parts = append(parts, id)
+	for _, l := range held {
+		parts = append(parts, l.JobID)
 	}
 	slices.Sort(parts)
 	f.exec(`INSERT INTO workers (id) VALUES ('w2')`)

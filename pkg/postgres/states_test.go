@@ -1,6 +1,7 @@
 package postgres_test
 
 import (
+	"maps"
 	"slices"
 	"testing"
 	"time"
@@ -38,10 +39,7 @@ func TestHealthSaysWhatJobsReport(t *testing.T) {
 	}
 	md := f.metadataLease("w1", rid)
 	f.report(md, "w1", topic("orders", "ID-O", 2, 10))
-	var ls []fleet.Lease
-	for _, l := range f.acquire("w1") {
-		ls = append(ls, l)
-	}
+	ls := slices.Collect(maps.Values(f.acquire("w1")))
 	reps := []fleet.JobReport{md2report(md), report(ls[0], 1, 1), report(ls[1], 1, 1)}
 	if _, err := f.s.Heartbeat(f.ctx, "w1", reps, f.ttl); err != nil {
 		t.Fatal(err)

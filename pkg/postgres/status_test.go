@@ -61,17 +61,8 @@ func TestHugeLagsDoNotBreakFleetGauges(t *testing.T) {
 // first; each live worker's heartbeat age and each replicator's lag.
 func TestStatusReadModels(t *testing.T) {
 	f := newFleetDB(t)
-	rid := f.create("status", replicator.StartEarliest)
-	md := f.metadataLease("w1", rid)
-	f.report(md, "w1", topic("orders", "ID-O", 2, 10))
-	var p0, p1 fleet.Lease
-	for _, l := range f.acquire("w1") {
-		if l.Partition == 0 {
-			p0 = l
-		} else {
-			p1 = l
-		}
-	}
+	rid, md, parts := f.started("status", "w1", 2)
+	p0, p1 := parts[0], parts[1]
 	r0, r1 := report(p0, 5, 5), report(p1, 6, 6)
 	r0.Progress = &fleet.PartitionProgress{TargetTopic: "src.orders", Lag: 3, Records: 5}
 	r1.Error = &fleet.JobError{Code: "TargetUnreachable", Message: "no broker", Since: time.Now()}
