@@ -18,8 +18,8 @@ import (
 	"github.com/openreplicator/replicator/api"
 	"github.com/openreplicator/replicator/internal/pgtest"
 	"github.com/openreplicator/replicator/pkg/catalog"
+	"github.com/openreplicator/replicator/pkg/maintenance"
 	"github.com/openreplicator/replicator/pkg/postgres"
-	"github.com/openreplicator/replicator/pkg/scheduler"
 	"github.com/openreplicator/replicator/pkg/sigv4"
 )
 
@@ -86,7 +86,7 @@ func newEnvWith(t *testing.T, configure func(*api.Config)) *env {
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go scheduler.New(store, scheduler.Config{Tick: 50 * time.Millisecond}).Run(ctx)
+	go maintenance.New(store, maintenance.Config{Tick: 50 * time.Millisecond}).Run(ctx)
 	return &env{url: srv.URL, store: store, a: sdkClient(srv.URL, keyA), b: sdkClient(srv.URL, keyB)}
 }
 

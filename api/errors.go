@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/openreplicator/replicator/pkg/postgres"
 	"github.com/openreplicator/replicator/pkg/replicator"
 )
 
@@ -29,7 +28,9 @@ var awsErrors = map[replicator.Kind]struct {
 
 // writeError answers with the AWS error for err. Errors without a domain
 // kind become a 500 with a generic message; their cause is logged with the
-// request ID and never shown.
+// request ID and never shown. The store has already translated its errors
+// (a database that is down or restarting is KindUnavailable: a retryable
+// 503, not a 500).
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	var de *replicator.Error
 	body := errorBody{Message: "internal error"}
@@ -38,15 +39,15 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	case errors.As(err, &de):
 		kind = de.Kind
 		body.Message, body.InvalidParameter = de.Message, de.Param
-		if kind == replicator.KindInternal || kind == replicator.KindUnavailable {
+		switch kind {
+		case replicator.KindInternal:
 			log.ErrorContext(r.Context(), "api: request failed", "request_id", requestID(r.Context()), "err", err)
+		case replicator.KindUnavailable:
+			// Only the store reports KindUnavailable today.
+			log.WarnContext(r.Context(), "api: database unavailable", "request_id", requestID(r.Context()), "err", err)
 		}
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		kind, body.Message = replicator.KindUnavailable, "request canceled"
-	case postgres.Unavailable(err):
-		// The database is down or restarting: a retryable 503, not a 500.
-		kind, body.Message = replicator.KindUnavailable, "the service is temporarily unavailable; retry"
-		log.WarnContext(r.Context(), "api: database unavailable", "request_id", requestID(r.Context()), "err", err)
 	default:
 		log.ErrorContext(r.Context(), "api: internal error", "request_id", requestID(r.Context()), "err", err)
 	}

@@ -17,23 +17,24 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/openreplicator/replicator/pkg/fleet"
-	"github.com/openreplicator/replicator/pkg/postgres"
 	"github.com/openreplicator/replicator/pkg/replicator"
 )
 
 // FleetStore is what the worker API and the status extension need from
-// persistence.
+// persistence. Its answers are the protocol's types (package fleet); its
+// errors are domain errors (a lost lease is fleet.ErrLeaseLost, a
+// conflict) or internal ones.
 type FleetStore interface {
-	Acquire(ctx context.Context, worker string, info map[string]string, max int, ttl time.Duration) ([]fleet.Lease, postgres.AcquireStats, error)
-	Heartbeat(ctx context.Context, worker string, reports []fleet.JobReport, ttl time.Duration) (postgres.HeartbeatResult, error)
+	Acquire(ctx context.Context, worker string, info map[string]string, max int, ttl time.Duration) ([]fleet.Lease, fleet.AcquireStats, error)
+	Heartbeat(ctx context.Context, worker string, reports []fleet.JobReport, ttl time.Duration) (fleet.HeartbeatResult, error)
 	Release(ctx context.Context, worker string, reports []fleet.JobReport, leaving bool) (int, error)
-	ReportTopology(ctx context.Context, t fleet.Topology, q postgres.TopologyQuotas) (postgres.TopologyResult, error)
+	ReportTopology(ctx context.Context, t fleet.Topology, q fleet.TopologyQuotas) (fleet.TopologyResult, error)
 	ReplicatorSpec(ctx context.Context, id string) (*fleet.ReplicatorSpec, error)
 	Workers(ctx context.Context, ttl time.Duration) ([]fleet.WorkerInfo, error)
-	Jobs(ctx context.Context, replicatorID string) ([]postgres.JobStatus, error)
-	Events(ctx context.Context, id string, limit int) ([]postgres.Event, error)
+	Jobs(ctx context.Context, replicatorID string) ([]fleet.JobStatus, error)
+	Events(ctx context.Context, id string, limit int) ([]fleet.Event, error)
 	MappingPoints(ctx context.Context, replicatorID string, perPartition int) ([]fleet.MappingPoint, error)
-	Gauges(ctx context.Context, ttl time.Duration) (postgres.FleetGauges, error)
+	Gauges(ctx context.Context, ttl time.Duration) (fleet.FleetGauges, error)
 }
 
 type fleetMetrics struct {
@@ -296,11 +297,9 @@ func (s *server) handleTopology(w http.ResponseWriter, r *http.Request, body []b
 	if err := validTopology(&t); err != nil {
 		return err
 	}
-	res, err := s.Fleet.ReportTopology(r.Context(), t, postgres.TopologyQuotas{
+	// A lost lease is fleet.ErrLeaseLost: a ConflictException for jobId.
+	res, err := s.Fleet.ReportTopology(r.Context(), t, fleet.TopologyQuotas{
 		Topics: s.QuotaTopics, Partitions: s.QuotaPartitions, AccountPartitions: s.QuotaAccountPartitions})
-	if errors.Is(err, postgres.ErrLeaseLost) {
-		return &replicator.Error{Kind: replicator.KindConflict, Param: "jobId", Message: "the lease on this job is lost"}
-	}
 	if err != nil {
 		return err
 	}

@@ -160,24 +160,8 @@ func TestWorkerAPIReplicatorID(t *testing.T) {
 // (Kafka's limit) and partitions not negative.
 func TestTopologyReportLimits(t *testing.T) {
 	e := newFleetEnv(t)
-	create := []byte(`{"replicatorName":"topo","serviceExecutionRoleArn":"arn:aws:iam::111111111111:role/R",
-"kafkaClusters":[{"apacheKafkaCluster":{"apacheKafkaClusterId":"a","bootstrapBrokerString":"h:1"}},{"apacheKafkaCluster":{"apacheKafkaClusterId":"b","bootstrapBrokerString":"h:2"}}],
-"replicationInfoList":[{"sourceKafkaClusterId":"a","targetKafkaClusterId":"b","targetCompressionType":"NONE","topicReplication":{"topicsToReplicate":[".*"]},"consumerGroupReplication":{"consumerGroupsToReplicate":[]}}]}`)
-	if st, _, body := rawCall(t, e, keyA, "POST", "/replication/v1/replicators", create, map[string]string{"Content-Type": "application/json"}); st != 200 {
-		t.Fatalf("create: %d %v", st, body)
-	}
+	l := metadataLease(t, e, "topo")
 	auth := map[string]string{"Authorization": "Bearer " + testWorkerToken, "Content-Type": "application/json"}
-	st, _, b := rawHTTP(t, e.url, "POST", "/internal/v1/acquire", auth, []byte(`{"workerId":"w"}`))
-	var acq struct {
-		Leases []struct {
-			JobID, Epoch, SpecVersion int64
-			Kind, Token               string
-		}
-	}
-	if err := json.Unmarshal(b, &acq); st != 200 || err != nil || len(acq.Leases) != 1 || acq.Leases[0].Kind != "metadata" {
-		t.Fatalf("acquire: %d %s", st, b)
-	}
-	l := acq.Leases[0]
 	report := func(topics string) (int, http.Header, []byte) {
 		body := fmt.Sprintf(`{"workerId":"w","jobId":%d,"epoch":%d,"token":%q,"specVersion":%d,"topics":%s}`, l.JobID, l.Epoch, l.Token, l.SpecVersion, topics)
 		return rawHTTP(t, e.url, "POST", "/internal/v1/topology", auth, []byte(body))

@@ -1,7 +1,3 @@
-// Package api is the HTTP surface of the control plane: the eight MSK
-// Replicator operations (wire-compatible with the AWS SDKs), the
-// extensions, and the health and metrics endpoints. Handlers return errors;
-// one adapter turns them into AWS error responses (errors.go).
 package api
 
 import (

@@ -333,7 +333,7 @@ type blockingAcquire struct {
 	gate chan struct{}
 }
 
-func (b *blockingAcquire) Acquire(ctx context.Context, worker string, info map[string]string, max int, ttl time.Duration) ([]fleet.Lease, postgres.AcquireStats, error) {
+func (b *blockingAcquire) Acquire(ctx context.Context, worker string, info map[string]string, max int, ttl time.Duration) ([]fleet.Lease, fleet.AcquireStats, error) {
 	b.in <- struct{}{}
 	<-b.gate
 	return b.Store.Acquire(ctx, worker, info, max, ttl)

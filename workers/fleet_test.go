@@ -3,7 +3,6 @@ package workers_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -26,15 +25,13 @@ import (
 	"github.com/openreplicator/replicator/internal/simengine"
 	"github.com/openreplicator/replicator/internal/testutil"
 	"github.com/openreplicator/replicator/pkg/fleet"
+	"github.com/openreplicator/replicator/pkg/maintenance"
 	"github.com/openreplicator/replicator/pkg/postgres"
-	"github.com/openreplicator/replicator/pkg/scheduler"
 	"github.com/openreplicator/replicator/pkg/sigv4"
 	"github.com/openreplicator/replicator/workers"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
-
-var scale = testutil.Scale
 
 func eventually(t *testing.T, within time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
@@ -87,7 +84,7 @@ func newFleetWith(t *testing.T, ttl time.Duration, topology func(replicatorName 
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
-	go scheduler.New(store, scheduler.Config{LeaseTTL: ttl, Tick: 100 * time.Millisecond}).Run(ctx)
+	go maintenance.New(store, maintenance.Config{LeaseTTL: ttl, Tick: 100 * time.Millisecond}).Run(ctx)
 	sim := simengine.New(topology)
 	sdk := kafka.New(kafka.Options{Region: "us-east-1", BaseEndpoint: aws.String(srv.URL), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(key.AccessKeyID, key.SecretAccessKey, "")})
@@ -458,92 +455,4 @@ func TestUpdateRunsNewSpecThenRunning(t *testing.T) {
 	if stale != 0 {
 		t.Fatalf("%d jobs still on the old spec while RUNNING", stale)
 	}
-}
-
-// TestLeaseRace has many workers race for the same jobs with a short TTL
-// through the store, and checks from the grants and renewals the database
-// answered that no two owners ever held a valid lease on a job at once.
-func TestLeaseRace(t *testing.T) {
-	f := newFleet(t, 300*time.Millisecond, 20)
-	seed := f.startWorker("seed") // brings the replicator's jobs into being
-	f.create("race")
-	eventually(t, 5*time.Second, "jobs exist", func() bool { return f.jobCount() == 21 })
-	f.kill(seed)
-	ttl := 300 * time.Millisecond
-	type grant struct {
-		worker  string
-		epoch   int64
-		token   string
-		from    time.Time // server time of the grant (expiry − TTL)
-		until   time.Time // latest expiry the server answered
-		renewed int
-	}
-	var mu sync.Mutex
-	grants := map[int64][]*grant{}
-	ctx, cancel := context.WithTimeout(context.Background(), scale(6*time.Second))
-	defer cancel()
-	var wg sync.WaitGroup
-	for i := range 16 {
-		wg.Go(func() {
-			id := fmt.Sprintf("racer-%d", i)
-			held := map[int64]*grant{}
-			for round := int64(0); ctx.Err() == nil; round++ {
-				ls, _, err := f.store.Acquire(ctx, id, nil, 0, ttl)
-				if err != nil {
-					continue
-				}
-				mu.Lock()
-				for _, l := range ls {
-					g := &grant{worker: id, epoch: l.Epoch, token: l.Token, from: l.ExpiresAt.Add(-ttl), until: l.ExpiresAt}
-					grants[l.JobID] = append(grants[l.JobID], g)
-					held[l.JobID] = g
-				}
-				mu.Unlock()
-				// Renew some, let others lapse: a job goes six rounds
-				// (at least 300 ms, the TTL) without renewal, then six with,
-				// so that leases lapse however fast the database answers.
-				var reps []fleet.JobReport
-				for jid, g := range held {
-					if (jid+int64(i)+round/6)%2 == 0 {
-						reps = append(reps, fleet.JobReport{JobID: jid, Epoch: g.epoch, Token: g.token})
-					}
-				}
-				time.Sleep(time.Duration(50+i*13%120) * time.Millisecond)
-				res, err := f.store.Heartbeat(ctx, id, reps, ttl)
-				if err != nil {
-					continue
-				}
-				mu.Lock()
-				for _, jid := range res.Renewed {
-					held[jid].until, held[jid].renewed = res.ExpiresAt, held[jid].renewed+1
-				}
-				mu.Unlock()
-				for _, jid := range res.Lost {
-					delete(held, jid)
-				}
-			}
-		})
-	}
-	wg.Wait()
-	total, renewals := 0, 0
-	for job, gs := range grants {
-		for i := 1; i < len(gs); i++ {
-			prev, cur := gs[i-1], gs[i]
-			if cur.epoch <= prev.epoch {
-				t.Errorf("job %d: epoch went from %d to %d", job, prev.epoch, cur.epoch)
-			}
-			if cur.from.Before(prev.until) {
-				t.Errorf("job %d: %s got epoch %d at %s while %s's epoch %d was valid until %s",
-					job, cur.worker, cur.epoch, cur.from.Format("15:04:05.000"), prev.worker, prev.epoch, prev.until.Format("15:04:05.000"))
-			}
-		}
-		total += len(gs)
-		for _, g := range gs {
-			renewals += g.renewed
-		}
-	}
-	if total < 60 || renewals < 100 {
-		t.Fatalf("too little contention to prove anything: %d grants, %d renewals", total, renewals)
-	}
-	t.Logf("%d grants and %d renewals over %d jobs, no overlap", total, renewals, len(grants))
 }

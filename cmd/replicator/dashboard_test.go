@@ -27,7 +27,7 @@ func TestGrafanaDashboardUsesRealMetrics(t *testing.T) {
 		t.Fatal(err)
 	}
 	var code strings.Builder
-	for _, dir := range []string{"../../pkg/kafka", "../../api", "../../pkg/scheduler", "../../workers"} {
+	for _, dir := range []string{"../../pkg/kafka", "../../api", "../../pkg/maintenance", "../../workers"} {
 		entries, _ := os.ReadDir(dir)
 		for _, e := range entries {
 			if strings.HasSuffix(e.Name(), ".go") && !strings.HasSuffix(e.Name(), "_test.go") {

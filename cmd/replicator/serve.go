@@ -18,9 +18,9 @@ import (
 
 	"github.com/openreplicator/replicator/api"
 	"github.com/openreplicator/replicator/pkg/catalog"
+	"github.com/openreplicator/replicator/pkg/maintenance"
 	"github.com/openreplicator/replicator/pkg/netguard"
 	"github.com/openreplicator/replicator/pkg/postgres"
-	"github.com/openreplicator/replicator/pkg/scheduler"
 	"github.com/openreplicator/replicator/pkg/sigv4"
 )
 
@@ -167,7 +167,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready chan<- st
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	sched := scheduler.New(store, scheduler.Config{LeaseTTL: c.leaseTTL, FailAfter: c.failAfter, Logger: log, Registry: reg})
+	sched := maintenance.New(store, maintenance.Config{LeaseTTL: c.leaseTTL, FailAfter: c.failAfter, Logger: log, Registry: reg})
 	handler := api.NewServer(api.Config{
 		Region:   c.region,
 		Store:    store,

@@ -21,8 +21,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/openreplicator/replicator/api"
+	"github.com/openreplicator/replicator/pkg/maintenance"
 	"github.com/openreplicator/replicator/pkg/postgres"
-	"github.com/openreplicator/replicator/pkg/scheduler"
 	"github.com/openreplicator/replicator/pkg/sigv4"
 )
 
@@ -237,7 +237,7 @@ func StartInProcess(ctx context.Context, c ServeConfig) (*InProcess, error) {
 	go func() { _ = srv.Serve(ln) }()
 	go func() {
 		defer close(p.done)
-		_ = scheduler.New(store, scheduler.Config{Logger: log}).Run(sctx)
+		_ = maintenance.New(store, maintenance.Config{Logger: log}).Run(sctx)
 	}()
 	if err := waitReady(ctx, p.URL(), make(chan struct{}), 10*time.Second); err != nil {
 		_ = p.Stop()

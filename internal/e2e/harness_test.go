@@ -38,9 +38,9 @@ import (
 	"github.com/openreplicator/replicator/internal/scenario"
 	"github.com/openreplicator/replicator/pkg/catalog"
 	"github.com/openreplicator/replicator/pkg/kafka"
+	"github.com/openreplicator/replicator/pkg/maintenance"
 	"github.com/openreplicator/replicator/pkg/netguard"
 	"github.com/openreplicator/replicator/pkg/postgres"
-	"github.com/openreplicator/replicator/pkg/scheduler"
 	"github.com/openreplicator/replicator/pkg/sigv4"
 	"github.com/openreplicator/replicator/workers"
 )
@@ -143,7 +143,7 @@ func newEnv(t *testing.T, opts ...option) *env {
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())
-	go scheduler.New(store, scheduler.Config{LeaseTTL: 3 * time.Second, Tick: 100 * time.Millisecond, FailAfter: failAfter, Logger: log}).Run(ctx)
+	go maintenance.New(store, maintenance.Config{LeaseTTL: 3 * time.Second, Tick: 100 * time.Millisecond, FailAfter: failAfter, Logger: log}).Run(ctx)
 	reg := prometheus.NewRegistry()
 	metrics := kafka.NewMetrics(reg)
 	e := &env{t: t, reg: reg, logs: logs, url: srv.URL, store: store, files: files, src: src, dst: dst, sasl: o.sasl}

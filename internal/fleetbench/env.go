@@ -17,10 +17,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/openreplicator/replicator/api"
+	"github.com/openreplicator/replicator/pkg/maintenance"
 	"github.com/openreplicator/replicator/pkg/pgserver"
 	"github.com/openreplicator/replicator/pkg/postgres"
 	"github.com/openreplicator/replicator/pkg/replicator"
-	"github.com/openreplicator/replicator/pkg/scheduler"
 )
 
 const (
@@ -123,7 +123,7 @@ func startEnv(ctx context.Context, cfg *Config, log *slog.Logger) (e *env, err e
 
 	sctx, cancel := context.WithCancel(context.Background())
 	e.stopSched = cancel
-	sched := scheduler.New(e.store, scheduler.Config{LeaseTTL: cfg.TTL, Tick: 250 * time.Millisecond, Logger: log})
+	sched := maintenance.New(e.store, maintenance.Config{LeaseTTL: cfg.TTL, Tick: 250 * time.Millisecond, Logger: log})
 	go pprof.Do(sctx, pprof.Labels("side", "scheduler"), func(ctx context.Context) {
 		defer close(e.schedDone)
 		_ = sched.Run(ctx)

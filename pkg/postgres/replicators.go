@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 	"unicode"
 
 	"github.com/jackc/pgx/v5"
@@ -69,7 +68,8 @@ func (s *Store) CreateReplicator(ctx context.Context, r *replicator.Replicator) 
 // happen under a per-account transaction lock, so concurrent creates
 // cannot pass the quota together. Over the quota is a BadRequestException
 // for replicatorName that names the quota.
-func (s *Store) CreateReplicatorWithinQuota(ctx context.Context, r *replicator.Replicator, quota int) error {
+func (s *Store) CreateReplicatorWithinQuota(ctx context.Context, r *replicator.Replicator, quota int) (err error) {
+	defer wrap(&err, "CreateReplicatorWithinQuota(%q, %q)", r.AccountID, r.Name)
 	spec, err := fleet.EncodeSpec(r.Spec)
 	if err != nil {
 		return err
@@ -117,20 +117,12 @@ func (s *Store) CreateReplicatorWithinQuota(ctx context.Context, r *replicator.R
 	return err
 }
 
-func recordEvent(ctx context.Context, tx pgx.Tx, id string, st replicator.State, code, msg string) error {
-	if _, err := tx.Exec(ctx, `INSERT INTO replicator_events (replicator_id, state, code, message) VALUES ($1, $2, $3, $4)`,
-		id, string(st), code, msg); err != nil {
-		return err
-	}
-	_, err := tx.Exec(ctx, trimReplicatorEventsSQL, id, MaxEventsPerReplicator)
-	return err
-}
-
 // GetReplicator returns the account's replicator with the given ARN.
 //
 // The spec is the bulk of a row; when this process already holds the
 // replicator's current spec, the query does not send it again.
-func (s *Store) GetReplicator(ctx context.Context, account, arn string) (*replicator.Replicator, error) {
+func (s *Store) GetReplicator(ctx context.Context, account, arn string) (_ *replicator.Replicator, err error) {
+	defer wrap(&err, "GetReplicator(%q)", arn)
 	known := s.specs.versionOf(arn)
 	r, err := scanReplicator(s.pool.QueryRow(ctx, `SELECT id, account_id, name, arn, description, service_execution_role_arn,
 			CASE WHEN spec_version = $3 THEN NULL ELSE spec END, tags,
@@ -147,7 +139,8 @@ var errSpecNotCached = errors.New("spec not cached")
 
 // ListReplicators returns up to limit replicators of the account whose
 // names start with prefix and sort after the name after, in name order.
-func (s *Store) ListReplicators(ctx context.Context, account, prefix, after string, limit int) ([]*replicator.Replicator, error) {
+func (s *Store) ListReplicators(ctx context.Context, account, prefix, after string, limit int) (_ []*replicator.Replicator, err error) {
+	defer wrap(&err, "ListReplicators(%q, %q)", account, prefix)
 	if after < prefix {
 		after = ""
 	}
@@ -200,9 +193,10 @@ type UpdateFunc = func(r *replicator.Replicator) error
 // currentVersion is version, applies fn and stores the result with a new
 // currentVersion newVersion and the state fn left. fn may return an error to
 // abort without change.
-func (s *Store) UpdateReplicator(ctx context.Context, account, arn, version, newVersion string, fn UpdateFunc) (*replicator.Replicator, error) {
+func (s *Store) UpdateReplicator(ctx context.Context, account, arn, version, newVersion string, fn UpdateFunc) (_ *replicator.Replicator, err error) {
+	defer wrap(&err, "UpdateReplicator(%q)", arn)
 	var out *replicator.Replicator
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		r, err := scanReplicator(tx.QueryRow(ctx,
 			`SELECT `+replicatorColumns+` FROM replicators WHERE arn = $1 AND account_id = $2 FOR UPDATE`, arn, account), nil)
 		if err != nil {
@@ -242,9 +236,10 @@ func (s *Store) UpdateReplicator(ctx context.Context, account, arn, version, new
 
 // DeleteReplicator moves the account's replicator to DELETING. A non-empty
 // version must match its currentVersion. Deleting twice is not an error.
-func (s *Store) DeleteReplicator(ctx context.Context, account, arn, version string) (*replicator.Replicator, error) {
+func (s *Store) DeleteReplicator(ctx context.Context, account, arn, version string) (_ *replicator.Replicator, err error) {
+	defer wrap(&err, "DeleteReplicator(%q)", arn)
 	var out *replicator.Replicator
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		r, err := scanReplicator(tx.QueryRow(ctx,
 			`SELECT `+replicatorColumns+` FROM replicators WHERE arn = $1 AND account_id = $2 FOR UPDATE`, arn, account), nil)
 		if err != nil {
@@ -269,7 +264,8 @@ func (s *Store) DeleteReplicator(ctx context.Context, account, arn, version stri
 
 // TagResource merges tags into the replicator's tags; the result may hold
 // at most MaxTags keys.
-func (s *Store) TagResource(ctx context.Context, account, arn string, tags map[string]string) error {
+func (s *Store) TagResource(ctx context.Context, account, arn string, tags map[string]string) (err error) {
+	defer wrap(&err, "TagResource(%q)", arn)
 	b, err := json.Marshal(nonNil(tags))
 	if err != nil {
 		return err
@@ -295,7 +291,8 @@ func (s *Store) TagResource(ctx context.Context, account, arn string, tags map[s
 }
 
 // UntagResource removes keys from the replicator's tags.
-func (s *Store) UntagResource(ctx context.Context, account, arn string, keys []string) error {
+func (s *Store) UntagResource(ctx context.Context, account, arn string, keys []string) (err error) {
+	defer wrap(&err, "UntagResource(%q)", arn)
 	tag, err := s.pool.Exec(ctx, `UPDATE replicators SET tags = tags - $3::text[] WHERE arn = $1 AND account_id = $2`,
 		arn, account, keys)
 	if err != nil {
@@ -308,9 +305,10 @@ func (s *Store) UntagResource(ctx context.Context, account, arn string, keys []s
 }
 
 // ListTags returns the replicator's tags.
-func (s *Store) ListTags(ctx context.Context, account, arn string) (map[string]string, error) {
+func (s *Store) ListTags(ctx context.Context, account, arn string) (_ map[string]string, err error) {
+	defer wrap(&err, "ListTags(%q)", arn)
 	var b []byte
-	err := s.pool.QueryRow(ctx, `SELECT tags FROM replicators WHERE arn = $1 AND account_id = $2`, arn, account).Scan(&b)
+	err = s.pool.QueryRow(ctx, `SELECT tags FROM replicators WHERE arn = $1 AND account_id = $2`, arn, account).Scan(&b)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, replicator.NotFound("resourceArn", "resource not found")
 	}
@@ -321,64 +319,15 @@ func (s *Store) ListTags(ctx context.Context, account, arn string) (map[string]s
 	return tags, json.Unmarshal(b, &tags)
 }
 
-// SetState moves a replicator from state from (at spec version
-// specVersion) to st with the given info, recording the change. It changes
-// nothing, and reports false, if the replicator moved on meanwhile (an
-// update, a delete or another scheduler got there first).
-func (s *Store) SetState(ctx context.Context, id string, from replicator.State, specVersion int64, st replicator.State, code, msg string) (bool, error) {
-	changed := false
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE replicators SET state = $2, state_code = $3, state_message = $4,
-				updated_at = now(), state_changed_at = CASE WHEN state = $2 THEN state_changed_at ELSE now() END
-			WHERE id = $1 AND state = $5 AND spec_version = $6
-				AND (state, state_code, state_message) IS DISTINCT FROM ($2, $3, $4)`,
-			id, string(st), code, msg, string(from), specVersion)
-		if err != nil || tag.RowsAffected() == 0 {
-			return err
-		}
-		changed = true
-		return recordEvent(ctx, tx, id, st, code, msg)
-	})
-	return changed, err
-}
-
-// Event is one entry of a replicator's history: a state change (Kind
-// "state") or a notice (Kind "notice": something a job or discovery did or
-// saw, such as a source topic re-created; State is the replicator's state
-// at the time).
-type Event struct {
-	At      time.Time
-	State   replicator.State
-	Code    string
-	Message string
-	Kind    string
-}
-
-// Events returns the replicator's most recent events, newest first.
-func (s *Store) Events(ctx context.Context, id string, limit int) ([]Event, error) {
-	rows, err := s.pool.Query(ctx, `SELECT at, state, code, message, kind FROM replicator_events
-		WHERE replicator_id = $1 ORDER BY id DESC LIMIT $2`, id, limit)
+// ReplicatorSpec returns what a worker needs to run a replicator's jobs.
+func (s *Store) ReplicatorSpec(ctx context.Context, id string) (_ *fleet.ReplicatorSpec, err error) {
+	defer wrap(&err, "ReplicatorSpec(%q)", id)
+	r, err := scanReplicator(s.pool.QueryRow(ctx, `SELECT `+replicatorColumns+` FROM replicators WHERE id = $1`, id), s.specs)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (Event, error) {
-		var e Event
-		var st string
-		err := row.Scan(&e.At, &st, &e.Code, &e.Message, &e.Kind)
-		e.State = replicator.State(st)
-		return e, err
-	})
-}
-
-// PurgeDeleted removes replicators in DELETING whose jobs no worker holds
-// any more (released, or lease expired) and returns how many it removed.
-func (s *Store) PurgeDeleted(ctx context.Context) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM replicators r WHERE r.state = 'DELETING'
-		AND NOT EXISTS (SELECT 1 FROM jobs j WHERE j.replicator_id = r.id AND j.owner IS NOT NULL AND j.lease_expires_at > statement_timestamp())`)
-	if err != nil {
-		return 0, err
-	}
-	return tag.RowsAffected(), nil
+	return &fleet.ReplicatorSpec{ID: r.ARN.ID, ARN: r.ARN.String(), Name: r.Name, AccountID: r.AccountID,
+		SpecVersion: r.SpecVersion, State: r.State, Spec: r.Spec}, nil
 }
 
 func nonNil(m map[string]string) map[string]string {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/openreplicator/replicator/pkg/replicator"
@@ -94,7 +93,10 @@ func (s *Store) leasePool() *pgxpool.Pool {
 }
 
 // Ping checks that the database answers (readiness).
-func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+func (s *Store) Ping(ctx context.Context) (err error) {
+	defer wrap(&err, "Ping")
+	return s.pool.Ping(ctx)
+}
 
 // Pool exposes the pool to tests and tools in this module.
 func (s *Store) Pool() *pgxpool.Pool { return s.pool }
@@ -102,12 +104,6 @@ func (s *Store) Pool() *pgxpool.Pool { return s.pool }
 // inTx runs fn in a transaction, committing when it returns nil.
 func (s *Store) inTx(ctx context.Context, fn func(pgx.Tx) error) error {
 	return pgx.BeginFunc(ctx, s.pool, fn)
-}
-
-// isUniqueViolation reports a unique-constraint failure (SQLSTATE 23505).
-func isUniqueViolation(err error) bool {
-	var pe *pgconn.PgError
-	return errors.As(err, &pe) && pe.Code == "23505"
 }
 
 // specCache keeps decoded specs by replicator ID and spec version: a spec

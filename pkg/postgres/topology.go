@@ -15,18 +15,11 @@ import (
 	"github.com/openreplicator/replicator/pkg/replicator"
 )
 
-// TopologyQuotas bound what discovery turns into jobs; 0 means no limit.
-// replicator serve's defaults are MSK Replicator's 750 topics per
-// replicator, and limits on partitions that keep one tenant from taking the
-// fleet (10,000 per replicator, 50,000 per account).
-type TopologyQuotas struct {
-	Topics            int // source topics per replicator
-	Partitions        int // partitions per replicator
-	AccountPartitions int // partitions over all of an account's replicators
-}
+// The topology report: the fenced statement by which a metadata job turns
+// what it sees of the source into partition jobs.
 
-// limits returns the quotas with "no limit" as the largest int.
-func (q TopologyQuotas) limits() TopologyQuotas {
+// quotaLimits returns the quotas with "no limit" as the largest int.
+func quotaLimits(q fleet.TopologyQuotas) fleet.TopologyQuotas {
 	for _, v := range []*int{&q.Topics, &q.Partitions, &q.AccountPartitions} {
 		if *v <= 0 {
 			*v = math.MaxInt
@@ -34,24 +27,6 @@ func (q TopologyQuotas) limits() TopologyQuotas {
 	}
 	return q
 }
-
-// TopologyResult is what a topology report changed.
-type TopologyResult struct {
-	Added, Removed int
-	// Recreated are the source topics found deleted and created again (a
-	// new topic ID): their jobs start over at the earliest offset.
-	Recreated []string
-	// Error is a condition the metadata job must report as its own (a
-	// quota the matched topics exceed); what fits was applied.
-	Error *fleet.JobError
-}
-
-// Event codes ReportTopology records in a replicator's history.
-const (
-	EventSourceTopicRecreated    = "SourceTopicRecreated"
-	EventSourcePartitionsRemoved = "SourcePartitionsRemoved"
-	CodeQuotaExceeded            = "QuotaExceeded"
-)
 
 // storedTopic is what the database holds of one source topic of a
 // replicator.
@@ -93,11 +68,15 @@ type reportedTopic struct {
 // The first report of a replicator starts partitions at their latest
 // offset when the spec says LATEST; every later one starts new partitions
 // at the start of their log.
-func (s *Store) ReportTopology(ctx context.Context, t fleet.Topology, quotas TopologyQuotas) (TopologyResult, error) {
-	q := quotas.limits()
-	var res TopologyResult
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		res = TopologyResult{}
+//
+// A report under a lease that is not the job's current one (another epoch
+// or token, or expired) changes nothing and fails with fleet.ErrLeaseLost.
+func (s *Store) ReportTopology(ctx context.Context, t fleet.Topology, quotas fleet.TopologyQuotas) (_ fleet.TopologyResult, err error) {
+	defer wrap(&err, "ReportTopology(%q, job %d)", t.WorkerID, t.JobID)
+	q := quotaLimits(quotas)
+	var res fleet.TopologyResult
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
+		res = fleet.TopologyResult{}
 		var rid, account, state string
 		var specVersion, topoVersion int64
 		var specJSON []byte
@@ -110,7 +89,7 @@ func (s *Store) ReportTopology(ctx context.Context, t fleet.Topology, quotas Top
 				AND j.kind = 'metadata'
 			FOR NO KEY UPDATE OF r`, t.JobID, t.WorkerID, t.Epoch, t.Token).Scan(&rid, &account, &specVersion, &topoVersion, &state, &specJSON)
 		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrLeaseLost
+			return fleet.ErrLeaseLost
 		}
 		if err != nil {
 			return err
@@ -442,7 +421,7 @@ func (p *topologyPlan) apply(ctx context.Context, tx pgx.Tx, lockIDs []int64, st
 		}
 		for _, n := range names {
 			ids := p.recreated[n]
-			if err := event(EventSourceTopicRecreated, fmt.Sprintf(
+			if err := event(fleet.EventSourceTopicRecreated, fmt.Sprintf(
 				"source topic %s was deleted and created again (topic ID %s, was %s): it is copied as a new topic from the earliest offset of its %d partitions; the old topic's checkpoints and offset mappings are retired",
 				n, ids[1], ids[0], p.recreatedParts[n])); err != nil {
 				return err
@@ -474,7 +453,7 @@ func (p *topologyPlan) apply(ctx context.Context, tx pgx.Tx, lockIDs []int64, st
 		}
 		slices.Sort(names)
 		for _, n := range names {
-			if err := event(EventSourcePartitionsRemoved, fmt.Sprintf(
+			if err := event(fleet.EventSourcePartitionsRemoved, fmt.Sprintf(
 				"source topic %s no longer has partitions %s: they are no longer copied, and their checkpoints and offset mappings are removed",
 				n, partList(p.goneJobs[n]))); err != nil {
 				return err
@@ -522,7 +501,7 @@ func partList(ps []int32) string {
 
 // quotaError says which quota the matched topics exceed and what is left
 // out.
-func quotaError(q TopologyQuotas, reported []reportedTopic, others int, leftTopics []reportedTopic, leftParts []string) *fleet.JobError {
+func quotaError(q fleet.TopologyQuotas, reported []reportedTopic, others int, leftTopics []reportedTopic, leftParts []string) *fleet.JobError {
 	parts := 0
 	for _, rt := range reported {
 		parts += len(rt.parts)
@@ -555,5 +534,5 @@ func quotaError(q TopologyQuotas, reported []reportedTopic, others int, leftTopi
 		fmt.Fprintf(&b, " %d new partitions of copied topics are not copied (%s%s);", len(leftParts), strings.Join(leftParts[:min(5, len(leftParts))], ", "), more)
 	}
 	b.WriteString(" narrow the replicator's topic patterns or raise the quotas")
-	return &fleet.JobError{Code: CodeQuotaExceeded, Message: fleet.Truncate(b.String(), fleet.MaxMessageBytes), Since: time.Now().UTC(), Fatal: true}
+	return &fleet.JobError{Code: fleet.CodeQuotaExceeded, Message: fleet.Truncate(b.String(), fleet.MaxMessageBytes), Since: time.Now().UTC(), Fatal: true}
 }

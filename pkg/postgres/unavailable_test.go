@@ -3,14 +3,18 @@ package postgres
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/openreplicator/replicator/pkg/pgserver"
+	"github.com/openreplicator/replicator/pkg/replicator"
 )
 
 // TestUnavailable stops the server under an open store: the errors the
-// store returns then are told apart from failed statements.
+// store returns then are told apart from failed statements, and reach the
+// store's callers as domain errors of KindUnavailable that name the
+// operation.
 func TestUnavailable(t *testing.T) {
 	if _, err := pgserver.BinDir(); err != nil {
 		t.Skipf("no PostgreSQL binaries: %v", err)
@@ -33,10 +37,10 @@ func TestUnavailable(t *testing.T) {
 	if _, err := s.ListReplicators(ctx, "111111111111", "", "", 10); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.pool.Exec(ctx, "SELECT no_such_column FROM replicators"); err == nil || Unavailable(err) {
+	if _, err := s.pool.Exec(ctx, "SELECT no_such_column FROM replicators"); err == nil || unavailable(err) {
 		t.Fatalf("a failed statement counts as unavailable: %v", err)
 	}
-	if Unavailable(nil) || Unavailable(context.Canceled) || Unavailable(errors.New("boom")) {
+	if unavailable(nil) || unavailable(context.Canceled) || unavailable(errors.New("boom")) {
 		t.Fatal("Unavailable of nil, Canceled or a plain error")
 	}
 	if err := srv.Halt("fast"); err != nil {
@@ -46,8 +50,11 @@ func TestUnavailable(t *testing.T) {
 		qctx, qc := context.WithTimeout(ctx, 5*time.Second)
 		_, err := s.ListReplicators(qctx, "111111111111", "", "", 10)
 		qc()
-		if err == nil || !Unavailable(err) {
-			t.Fatalf("attempt %d with the server down: %v (Unavailable %v)", i, err, Unavailable(err))
+		if err == nil || !unavailable(err) {
+			t.Fatalf("attempt %d with the server down: %v (Unavailable %v)", i, err, unavailable(err))
+		}
+		if replicator.KindOf(err) != replicator.KindUnavailable || !strings.Contains(err.Error(), "ListReplicators(") {
+			t.Fatalf("attempt %d with the server down: %v, want a KindUnavailable error naming ListReplicators", i, err)
 		}
 	}
 	if err := srv.Resume(ctx); err != nil {

@@ -5,19 +5,19 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/openreplicator/replicator/pkg/fleet"
-	"github.com/openreplicator/replicator/pkg/replicator"
 )
 
-// The lease protocol is described in package fleet. Every statement that
-// acts under a lease checks (owner, epoch) and an unexpired lease; a
-// zero-row update means the lease is lost. Lease times use
+// The fenced statements of the lease protocol (described in package
+// fleet): acquire, heartbeat (renewal, progress, checkpoints, notices) and
+// release; the topology report is in topology.go. Every statement that
+// acts under a lease checks (owner, epoch, token) and an unexpired lease
+// (leaseFence); a zero-row update means the lease is lost. Lease times use
 // statement_timestamp(), not now(): now() is when the transaction began,
 // which can be before a lease that the statement sees expired.
 
@@ -31,15 +31,13 @@ func interval(d time.Duration) string { return fmt.Sprintf("%d milliseconds", d.
 // and the first worker to ask took everything.
 func liveWindow(ttl time.Duration) time.Duration { return ttl }
 
-// AcquireStats says what an acquire did, for metrics.
-type AcquireStats struct{ Granted, Moved int }
-
 // Acquire grants the worker free jobs up to its share of each replicator's
 // jobs (ceil(jobs / live workers)) and at most max in total (0: no cap).
-func (s *Store) Acquire(ctx context.Context, worker string, info map[string]string, max int, ttl time.Duration) ([]fleet.Lease, AcquireStats, error) {
+func (s *Store) Acquire(ctx context.Context, worker string, info map[string]string, max int, ttl time.Duration) (_ []fleet.Lease, _ fleet.AcquireStats, err error) {
+	defer wrap(&err, "Acquire(%q)", worker)
 	var (
 		out   []fleet.Lease
-		stats AcquireStats
+		stats fleet.AcquireStats
 	)
 	// At most half of the connections acquire at once: the rest stay free
 	// for the API and the scheduler (heartbeats have their own; the worker
@@ -53,7 +51,7 @@ func (s *Store) Acquire(ctx context.Context, worker string, info map[string]stri
 		}
 	}
 	infoJSON, _ := json.Marshal(info)
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `INSERT INTO workers (id, info) VALUES ($1, $2)
 			ON CONFLICT (id) DO UPDATE SET last_seen = statement_timestamp(), info = CASE WHEN $2::jsonb = 'null' THEN workers.info ELSE $2::jsonb END`,
 			worker, infoJSON); err != nil {
@@ -156,17 +154,6 @@ func (s *Store) Acquire(ctx context.Context, worker string, info map[string]stri
 	return out, stats, err
 }
 
-// HeartbeatResult is the answer to a heartbeat.
-type HeartbeatResult struct {
-	Renewed, Lost, Revoke []int64
-	SpecVersions          map[string]int64
-	// ExpiresAt is the new lease expiry of the renewed jobs.
-	ExpiresAt time.Time
-	// Refused says why reports were refused (their jobs are in Lost),
-	// by job ID.
-	Refused map[int64]string
-}
-
 // checkReport returns why a job report cannot be stored, or "". Such a
 // report renews nothing (its job is lost); the others in the same request
 // are not affected.
@@ -216,8 +203,9 @@ func validReports(reports []fleet.JobReport) (ok []fleet.JobReport, refused map[
 // connections reserved for leases: the renewal first (job rows locked in
 // id order, as every statement that locks several jobs does), then the
 // checkpoints and notices under the same fence.
-func (s *Store) Heartbeat(ctx context.Context, worker string, reports []fleet.JobReport, ttl time.Duration) (HeartbeatResult, error) {
-	res := HeartbeatResult{Renewed: []int64{}, Lost: []int64{}, Revoke: []int64{}, SpecVersions: map[string]int64{}}
+func (s *Store) Heartbeat(ctx context.Context, worker string, reports []fleet.JobReport, ttl time.Duration) (_ fleet.HeartbeatResult, err error) {
+	defer wrap(&err, "Heartbeat(%q)", worker)
+	res := fleet.HeartbeatResult{Renewed: []int64{}, Lost: []int64{}, Revoke: []int64{}, SpecVersions: map[string]int64{}}
 	reports, res.Refused = validReports(reports)
 	for id := range res.Refused {
 		res.Lost = append(res.Lost, id)
@@ -262,7 +250,7 @@ func (s *Store) Heartbeat(ctx context.Context, worker string, reports []fleet.Jo
 	}
 	// A batch without BEGIN runs as one implicit transaction: one round
 	// trip.
-	err := func() error {
+	err = func() error {
 		br := s.leasePool().SendBatch(ctx, batch)
 		defer br.Close()
 		if _, err := br.Exec(); err != nil {
@@ -375,25 +363,6 @@ const noticeSQL = `WITH u AS (
 	ORDER BY u.at, u.n
 	ON CONFLICT DO NOTHING`
 
-// MaxEventsPerReplicator is how many events of its history a replicator
-// keeps (the newest). Notices and discovery events are made by what a
-// tenant does to its clusters (a target topic deleted over and over, a
-// source naming a new topic ID at every discovery), and the table is
-// every tenant's.
-const MaxEventsPerReplicator = 1000
-
-// trimEventsSQL keeps the newest $2 events of the replicators of the jobs
-// in $1 (the cut of each is computed once: MATERIALIZED).
-const trimEventsSQL = `WITH c AS MATERIALIZED (
-		SELECT r.rid, (SELECT x.id FROM replicator_events x WHERE x.replicator_id = r.rid ORDER BY x.id DESC OFFSET $2 LIMIT 1) AS cut
-		FROM (SELECT DISTINCT replicator_id AS rid FROM jobs WHERE id = ANY($1::bigint[])) r
-	)
-	DELETE FROM replicator_events e USING c WHERE e.replicator_id = c.rid AND e.id <= c.cut`
-
-// trimReplicatorEventsSQL keeps the newest $2 events of replicator $1.
-const trimReplicatorEventsSQL = `DELETE FROM replicator_events WHERE replicator_id = $1 AND id <=
-	(SELECT x.id FROM replicator_events x WHERE x.replicator_id = $1 ORDER BY x.id DESC OFFSET $2 LIMIT 1)`
-
 type noticeCols struct {
 	ids, epochs             []int64
 	tokens, codes, messages []string
@@ -417,40 +386,12 @@ func noticeArgs(reports []fleet.JobReport) (c noticeCols) {
 	return c
 }
 
-// MappingPoints returns the newest mapping points (at most perPartition) of
-// each of a replicator's partitions.
-func (s *Store) MappingPoints(ctx context.Context, replicatorID string, perPartition int) ([]fleet.MappingPoint, error) {
-	rows, err := s.pool.Query(ctx, `SELECT topic, partition, source_offset, target_offset, target_topic_id FROM (
-			SELECT m.topic, m.partition, m.source_offset, m.target_offset, m.target_topic_id,
-				row_number() OVER (PARTITION BY topic, partition ORDER BY source_offset DESC) AS rn
-			FROM offset_mappings m WHERE replicator_id = $1) x
-		WHERE rn <= $2
-		UNION
-		SELECT topic, partition, next_offset, target_next_offset, target_topic_id FROM checkpoints
-		WHERE replicator_id = $1 AND target_next_offset IS NOT NULL
-		ORDER BY 1, 2, 3 DESC`, replicatorID, perPartition)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (fleet.MappingPoint, error) {
-		var p fleet.MappingPoint
-		err := row.Scan(&p.Topic, &p.Partition, &p.SourceOffset, &p.TargetOffset, &p.TargetTopicID)
-		return p, err
-	})
-}
-
-// PruneMappings removes mapping points older than maxAge. The newest point
-// of every partition is its checkpoint row, which stays.
-func (s *Store) PruneMappings(ctx context.Context, maxAge time.Duration) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM offset_mappings WHERE recorded_at < statement_timestamp() - $1::interval`, interval(maxAge))
-	return int(tag.RowsAffected()), err
-}
-
 // Release stores the final checkpoints and notices of the worker's jobs
 // and frees them at once. Only reports under the job's current lease
 // (owner, epoch, token) count; the others are ignored. A leaving worker is
 // forgotten, so that it no longer counts when jobs are shared out.
-func (s *Store) Release(ctx context.Context, worker string, reports []fleet.JobReport, leaving bool) (int, error) {
+func (s *Store) Release(ctx context.Context, worker string, reports []fleet.JobReport, leaving bool) (_ int, err error) {
+	defer wrap(&err, "Release(%q)", worker)
 	reports, _ = validReports(reports)
 	var ids, epochs []int64
 	var tokens []string
@@ -459,7 +400,7 @@ func (s *Store) Release(ctx context.Context, worker string, reports []fleet.JobR
 	}
 	cp, nt := checkpointArgs(reports), noticeArgs(reports)
 	n := 0
-	err := pgx.BeginFunc(ctx, s.leasePool(), func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.leasePool(), func(tx pgx.Tx) error {
 		// Job rows first, in id order (as heartbeats and topology reports
 		// lock them), then checkpoints.
 		if _, err := tx.Exec(ctx, `SELECT j.id FROM jobs j JOIN unnest($2::bigint[], $3::bigint[], $4::text[]) AS u(id, epoch, token) ON u.id = j.id
@@ -490,260 +431,6 @@ func (s *Store) Release(ctx context.Context, worker string, reports []fleet.JobR
 		return err
 	})
 	return n, err
-}
-
-// ErrLeaseLost is returned when an action under a lease finds the lease
-// gone.
-var ErrLeaseLost = errors.New("lease lost")
-
-// ReplicatorSpec returns what a worker needs to run a replicator's jobs.
-func (s *Store) ReplicatorSpec(ctx context.Context, id string) (*fleet.ReplicatorSpec, error) {
-	r, err := scanReplicator(s.pool.QueryRow(ctx, `SELECT `+replicatorColumns+` FROM replicators WHERE id = $1`, id), s.specs)
-	if err != nil {
-		return nil, err
-	}
-	return &fleet.ReplicatorSpec{ID: r.ARN.ID, ARN: r.ARN.String(), Name: r.Name, AccountID: r.AccountID,
-		SpecVersion: r.SpecVersion, State: r.State, Spec: r.Spec}, nil
-}
-
-// TryLead takes or renews the leader lease of role for holder and reports
-// whether holder leads.
-func (s *Store) TryLead(ctx context.Context, role, holder string, ttl time.Duration) (bool, error) {
-	var term int64
-	err := s.pool.QueryRow(ctx, `INSERT INTO leaders (role, holder, term, expires_at) VALUES ($1, $2, 1, statement_timestamp() + $3::interval)
-		ON CONFLICT (role) DO UPDATE SET holder = $2, expires_at = statement_timestamp() + $3::interval,
-			term = CASE WHEN leaders.holder = $2 THEN leaders.term ELSE leaders.term + 1 END
-		WHERE leaders.holder = $2 OR leaders.expires_at < statement_timestamp()
-		RETURNING term`, role, holder, interval(ttl)).Scan(&term)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
-// ExpireLeases frees jobs whose lease has expired and returns how many.
-func (s *Store) ExpireLeases(ctx context.Context) (int, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET last_owner = owner, owner = NULL, lease_expires_at = NULL, lease_token = NULL, revoke = false
-		WHERE id IN (SELECT id FROM jobs WHERE owner IS NOT NULL AND lease_expires_at < statement_timestamp()
-			ORDER BY id FOR UPDATE SKIP LOCKED)`)
-	return int(tag.RowsAffected()), err
-}
-
-// Rebalance asks workers that hold more than their share of a replicator's
-// jobs (ceil(jobs / live workers)) to give back the excess, keeping the
-// metadata job and the oldest grants. It returns how many jobs it revoked.
-func (s *Store) Rebalance(ctx context.Context, ttl time.Duration) (int, error) {
-	tag, err := s.pool.Exec(ctx, `WITH live AS (
-			SELECT count(*) AS n FROM workers WHERE last_seen > statement_timestamp() - $1::interval
-		), totals AS (
-			SELECT j.replicator_id, count(*) AS total FROM jobs j JOIN replicators r ON r.id = j.replicator_id
-			WHERE r.state <> 'DELETING' GROUP BY j.replicator_id
-		), held AS (
-			SELECT j.id, j.replicator_id, row_number() OVER (PARTITION BY j.replicator_id, j.owner
-				ORDER BY (j.kind = 'metadata') DESC, j.granted_at, j.id) AS rn
-			FROM jobs j WHERE j.owner IS NOT NULL AND j.lease_expires_at > statement_timestamp() AND NOT j.revoke
-		)
-		, excess AS (
-			SELECT h.id FROM held h, totals t, live
-			WHERE t.replicator_id = h.replicator_id AND live.n > 0 AND h.rn > ceil(t.total::numeric / live.n)
-		)
-		UPDATE jobs SET revoke = true
-		WHERE id IN (SELECT j.id FROM jobs j JOIN excess e ON e.id = j.id ORDER BY j.id FOR UPDATE OF j SKIP LOCKED)`, interval(liveWindow(ttl)))
-	return int(tag.RowsAffected()), err
-}
-
-// ReplicatorHealth is a replicator's state and what its jobs say, for the
-// scheduler's state machine.
-type ReplicatorHealth struct {
-	ID, Name, AccountID   string
-	State                 replicator.State
-	StateCode, StateMsg   string
-	SpecVersion, TopoVer  int64
-	Jobs, Running         int
-	FailingSince          *time.Time
-	FailCode, FailMessage string
-	// Fatal says a leased job reports a fatal error (fleet.JobError.Fatal):
-	// the replicator fails at once, without the failure threshold.
-	Fatal bool
-}
-
-// Health returns every replicator that is not being deleted, with counts of
-// its jobs and of those leased, heartbeating and on the current spec, and
-// its oldest unresolved job error. One pass over jobs, one over
-// replicators; the error details are looked up only for failing ones.
-func (s *Store) Health(ctx context.Context) ([]ReplicatorHealth, error) {
-	rows, err := s.pool.Query(ctx, `WITH j AS (
-			SELECT j.replicator_id, count(*) AS jobs,
-				count(*) FILTER (WHERE j.owner IS NOT NULL AND j.lease_expires_at > statement_timestamp()
-					AND j.heartbeat_at IS NOT NULL AND j.spec_version = r.spec_version) AS running,
-				min((j.status->>'since')::timestamptz) FILTER (WHERE j.status ? 'code' AND j.owner IS NOT NULL
-					AND j.lease_expires_at > statement_timestamp()) AS since,
-				COALESCE(bool_or(j.status->>'fatal' = 'true') FILTER (WHERE j.status ? 'code' AND j.owner IS NOT NULL
-					AND j.lease_expires_at > statement_timestamp()), false) AS fatal
-			FROM jobs j JOIN replicators r ON r.id = j.replicator_id
-			GROUP BY j.replicator_id
-		)
-		SELECT r.id::text, r.name, r.account_id, r.state, r.state_code, r.state_message, r.spec_version, r.topology_version,
-			COALESCE(j.jobs, 0), COALESCE(j.running, 0), j.since, COALESCE(j.fatal, false)
-		FROM replicators r LEFT JOIN j ON j.replicator_id = r.id
-		WHERE r.state <> 'DELETING'`)
-	if err != nil {
-		return nil, err
-	}
-	hs, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ReplicatorHealth, error) {
-		var h ReplicatorHealth
-		var st string
-		err := row.Scan(&h.ID, &h.Name, &h.AccountID, &st, &h.StateCode, &h.StateMsg, &h.SpecVersion, &h.TopoVer,
-			&h.Jobs, &h.Running, &h.FailingSince, &h.Fatal)
-		h.State = replicator.State(st)
-		return h, err
-	})
-	if err != nil {
-		return nil, err
-	}
-	for i := range hs {
-		h := &hs[i]
-		if h.FailingSince == nil {
-			continue
-		}
-		// A fatal error explains the state first, then the oldest.
-		err := s.pool.QueryRow(ctx, `SELECT status->>'code', status->>'message' FROM jobs
-			WHERE replicator_id = $1 AND status ? 'code' AND owner IS NOT NULL AND lease_expires_at > statement_timestamp()
-			ORDER BY status->>'fatal' = 'true' DESC NULLS LAST, (status->>'since')::timestamptz LIMIT 1`, h.ID).Scan(&h.FailCode, &h.FailMessage)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-			return nil, err
-		}
-	}
-	return hs, nil
-}
-
-// RevokeDeleting asks the holders of a deleting replicator's jobs to give
-// them back.
-func (s *Store) RevokeDeleting(ctx context.Context) (int, error) {
-	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET revoke = true WHERE id IN (
-		SELECT j.id FROM jobs j JOIN replicators r ON r.id = j.replicator_id
-		WHERE r.state = 'DELETING' AND j.owner IS NOT NULL AND NOT j.revoke ORDER BY j.id FOR UPDATE OF j SKIP LOCKED)`)
-	return int(tag.RowsAffected()), err
-}
-
-// Workers lists the workers seen within ttl and the leases they hold.
-func (s *Store) Workers(ctx context.Context, ttl time.Duration) ([]fleet.WorkerInfo, error) {
-	rows, err := s.pool.Query(ctx, `SELECT w.id, w.first_seen, w.last_seen, w.info,
-			COALESCE(json_agg(json_build_object('jobId', j.id, 'replicatorId', j.replicator_id, 'replicatorName', r.name,
-				'kind', j.kind, 'topic', j.topic, 'partition', j.partition, 'epoch', j.epoch, 'leaseExpiresAt', j.lease_expires_at)
-				ORDER BY j.id) FILTER (WHERE j.id IS NOT NULL), '[]')
-		FROM workers w
-		LEFT JOIN jobs j ON j.owner = w.id AND j.lease_expires_at > statement_timestamp()
-		LEFT JOIN replicators r ON r.id = j.replicator_id
-		WHERE w.last_seen > statement_timestamp() - $1::interval
-		GROUP BY w.id ORDER BY w.id`, interval(ttl))
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (fleet.WorkerInfo, error) {
-		var w fleet.WorkerInfo
-		var info, jobs []byte
-		if err := row.Scan(&w.ID, &w.FirstSeen, &w.LastSeen, &info, &jobs); err != nil {
-			return w, err
-		}
-		_ = json.Unmarshal(info, &w.Info)
-		return w, json.Unmarshal(jobs, &w.Jobs)
-	})
-}
-
-// JobStatus is one job as the status endpoint shows it.
-type JobStatus struct {
-	JobID          int64
-	Kind           string
-	Topic          string
-	Partition      int32
-	Owner          string
-	Epoch          int64
-	LeaseExpiresAt *time.Time
-	HeartbeatAt    *time.Time
-	SpecVersion    int64
-	Error          *fleet.JobError
-	Progress       *fleet.PartitionProgress
-	NextOffset     *int64
-}
-
-// Jobs returns a replicator's jobs with their owners and latest reports.
-func (s *Store) Jobs(ctx context.Context, replicatorID string) ([]JobStatus, error) {
-	rows, err := s.pool.Query(ctx, `SELECT j.id, j.kind, j.topic, j.partition,
-			CASE WHEN j.lease_expires_at > statement_timestamp() THEN COALESCE(j.owner, '') ELSE '' END,
-			j.epoch, CASE WHEN j.lease_expires_at > statement_timestamp() THEN j.lease_expires_at END, j.heartbeat_at, j.spec_version,
-			j.status, j.progress, c.next_offset
-		FROM jobs j LEFT JOIN checkpoints c ON c.replicator_id = j.replicator_id AND c.topic = j.topic AND c.partition = j.partition
-		WHERE j.replicator_id = $1 ORDER BY j.kind, j.topic, j.partition`, replicatorID)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (JobStatus, error) {
-		var js JobStatus
-		var status, progress []byte
-		if err := row.Scan(&js.JobID, &js.Kind, &js.Topic, &js.Partition, &js.Owner, &js.Epoch, &js.LeaseExpiresAt,
-			&js.HeartbeatAt, &js.SpecVersion, &status, &progress, &js.NextOffset); err != nil {
-			return js, err
-		}
-		var e fleet.JobError
-		if json.Unmarshal(status, &e) == nil && e.Code != "" {
-			js.Error = &e
-		}
-		var p fleet.PartitionProgress
-		if len(progress) > 2 && json.Unmarshal(progress, &p) == nil {
-			js.Progress = &p
-		}
-		return js, nil
-	})
-}
-
-// FleetGauges are the fleet figures the control plane exports at scrape
-// time: each live worker's heartbeat age, and each replicator's lag as its
-// workers last reported it.
-type FleetGauges struct {
-	HeartbeatAge map[string]float64 // worker → seconds since it was last heard from
-	Lag          []ReplicatorLag
-}
-
-// ReplicatorLag is a replicator's total lag in records.
-type ReplicatorLag struct {
-	Name, AccountID string
-	Lag             int64
-	Partitions      int
-}
-
-// Gauges reads the fleet figures. A replicator's lag is capped at the
-// largest int64: the lags come from high watermarks a tenant's cluster
-// states, and a sum past it must not fail every tenant's gauges.
-func (s *Store) Gauges(ctx context.Context, ttl time.Duration) (FleetGauges, error) {
-	g := FleetGauges{HeartbeatAge: map[string]float64{}}
-	rows, err := s.pool.Query(ctx, `SELECT id, EXTRACT(EPOCH FROM statement_timestamp() - last_seen)::float8
-		FROM workers WHERE last_seen > statement_timestamp() - $1::interval`, interval(ttl))
-	if err != nil {
-		return g, err
-	}
-	for rows.Next() {
-		var id string
-		var age float64
-		if err := rows.Scan(&id, &age); err != nil {
-			rows.Close()
-			return g, err
-		}
-		g.HeartbeatAge[id] = age
-	}
-	rows.Close()
-	rows, err = s.pool.Query(ctx, `SELECT r.name, r.account_id,
-			LEAST(COALESCE(sum(GREATEST((j.progress->>'lag')::bigint, 0)), 0), 9223372036854775807)::bigint, count(j.id)
-		FROM replicators r JOIN jobs j ON j.replicator_id = r.id AND j.kind = 'partition'
-		WHERE r.state <> 'DELETING' GROUP BY r.id`)
-	if err != nil {
-		return g, err
-	}
-	g.Lag, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (ReplicatorLag, error) {
-		var l ReplicatorLag
-		return l, row.Scan(&l.Name, &l.AccountID, &l.Lag, &l.Partitions)
-	})
-	return g, err
 }
 
 // newLeaseToken returns a lease secret: 128 random bits.
