@@ -35,6 +35,7 @@ type serveConfig struct {
 	secretsFile  string
 	autoMigrate  bool
 	failAfter    time.Duration
+	mappingRet   time.Duration
 	log          logConfig
 
 	quotaReplicators, quotaTopics, quotaPartitions, quotaAccountPartitions int
@@ -56,6 +57,7 @@ func (c *serveConfig) declare(s *settings) {
 	s.String(&c.secretsFile, "secrets-file", "", "", "JSON file: secret ARN → secret")
 	s.Bool(&c.autoMigrate, "auto-migrate", false, "apply pending migrations at start")
 	s.Duration(&c.failAfter, "failure-threshold", "30s", "how long a job may fail to make progress before its replicator is FAILED")
+	s.Duration(&c.mappingRet, "mapping-retention", "1h", "how long offset mapping points are kept for consumer-group translation (each partition's newest point always stays)")
 	s.Int(&c.maxConcurrentAcquires, "max-concurrent-acquires", 8, "acquire requests of workers served at once (0: 8); one that waits longer than 250ms for a slot gets a retryable 503, so acquires never starve heartbeats")
 	s.Int(&c.quotaReplicators, "quota-replicators", 100, "most replicators an account may have (0: no limit)")
 	s.Int(&c.quotaTopics, "quota-topics", 750, "most source topics one replicator copies (0: no limit)")
@@ -167,7 +169,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, ready chan<- st
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	sched := maintenance.New(store, maintenance.Config{LeaseTTL: c.leaseTTL, FailAfter: c.failAfter, Logger: log, Registry: reg})
+	sched := maintenance.New(store, maintenance.Config{LeaseTTL: c.leaseTTL, FailAfter: c.failAfter, MappingRetention: c.mappingRet, Logger: log, Registry: reg})
 	handler := api.NewServer(api.Config{
 		Region:   c.region,
 		Store:    store,

@@ -30,8 +30,11 @@ type Config struct {
 	// FailAfter is how long a job may report an error before its
 	// replicator is FAILED (default 30s).
 	FailAfter time.Duration
-	Logger    *slog.Logger
-	Registry  prometheus.Registerer
+	// MappingRetention is how long offset mapping points are kept
+	// (default 1h; each partition's newest point always stays).
+	MappingRetention time.Duration
+	Logger           *slog.Logger
+	Registry         prometheus.Registerer
 	// Now is the clock (default time.Now); tests set it.
 	Now func() time.Time
 }
@@ -60,6 +63,9 @@ func New(store Store, cfg Config) *Maintainer {
 	if cfg.FailAfter <= 0 {
 		cfg.FailAfter = 30 * time.Second
 	}
+	if cfg.MappingRetention <= 0 {
+		cfg.MappingRetention = time.Hour
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -72,7 +78,7 @@ func New(store Store, cfg Config) *Maintainer {
 		expire:    newExpirer(store, cfg.Logger),
 		deleting:  newDeleter(store),
 		rebalance: newRebalancer(store, cfg.LeaseTTL),
-		prune:     newPruner(store),
+		prune:     newPruner(store, cfg.MappingRetention),
 		states:    newStateMachine(store, cfg.FailAfter, cfg.Logger),
 		revoked: prometheus.NewCounter(prometheus.CounterOpts{Name: "replicator_leases_revoked_total",
 			Help: "Leases the scheduler asked workers to give back (rebalance or deletion)."}),

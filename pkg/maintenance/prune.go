@@ -12,20 +12,20 @@ type PruneStore interface {
 	PruneMappings(ctx context.Context, maxAge time.Duration) (int, error)
 }
 
-const (
-	// pruneEvery is how often the pruner runs.
-	pruneEvery = 30 * time.Second
-	// mappingsKept is how long a mapping point is kept.
-	mappingsKept = time.Hour
-)
+// pruneEvery is how often the pruner runs.
+const pruneEvery = 30 * time.Second
 
-// pruner keeps the offset mappings of the last hour.
+// pruner keeps the offset mappings of the retention window (an hour by
+// default).
 type pruner struct {
 	store PruneStore
+	kept  time.Duration
 	last  time.Time
 }
 
-func newPruner(store PruneStore) *pruner { return &pruner{store: store} }
+func newPruner(store PruneStore, kept time.Duration) *pruner {
+	return &pruner{store: store, kept: kept}
+}
 
 // run prunes if more than pruneEvery passed since it last did.
 func (p *pruner) run(ctx context.Context, now time.Time) error {
@@ -33,6 +33,6 @@ func (p *pruner) run(ctx context.Context, now time.Time) error {
 		return nil
 	}
 	p.last = now
-	_, err := p.store.PruneMappings(ctx, mappingsKept)
+	_, err := p.store.PruneMappings(ctx, p.kept)
 	return err
 }

@@ -15,7 +15,8 @@
 #
 # Environment: SOAK_DURATION (default 30m), SOAK_INTERVAL (default 1m),
 # SOAK_WARMUP (default 30s, before the first sample), SOAK_RATE (records/s,
-# default 500), SOAK_REPORT (default RELIABILITY.md; - for none),
+# default 500), SOAK_MAPPING_RETENTION (serve's REPLICATOR_MAPPING_RETENTION,
+# default 5m), SOAK_REPORT (default RELIABILITY.md; - for none),
 # SOAK_LOG_DIR (default .cache/soak-logs), SOAK_PORT_BASE (default 23092),
 # SOAK_TIMEOUT (go test -timeout,
 # default 4h), REPLICATOR_TEST_TIME_SCALE.
