@@ -1,8 +1,9 @@
-// Command loadtest holds the API under an open-loop load while replication
-// runs, and reports latency, errors and the replicator's lag.
+// Package loadbench is `bench load` (make bench-load): it holds the API
+// under an open-loop load while replication runs, and reports latency,
+// errors and the replicator's lag.
 //
-//	go run ./cmd/loadtest -dev                     # starts `replicator dev` itself
-//	go run ./cmd/loadtest -endpoint http://127.0.0.1:8080 -key AKIA... -secret ... \
+//	go run ./cmd/bench load -dev                     # starts `replicator dev` itself
+//	go run ./cmd/bench load -endpoint http://127.0.0.1:8080 -key AKIA... -secret ... \
 //	    -source 127.0.0.1:19092 -target 127.0.0.1:19093
 //
 // It creates a replicator between the two clusters (topic "orders",
@@ -23,7 +24,7 @@
 // came back to at most -lag-bound records, then stops producing and measures
 // how long the target takes to hold every record. It prints a markdown table
 // and whether the goals were met; the exit code is 1 when they were not.
-package main
+package loadbench
 
 import (
 	"bufio"
@@ -78,41 +79,46 @@ type config struct {
 	bin         string
 }
 
-func main() {
+// Main runs the benchmark with the command-line arguments args (after the
+// subcommand) and returns the exit code: 1 when a goal was not met, 2 when
+// the run failed.
+func Main(args []string) int {
 	var c config
-	flag.IntVar(&c.clients, "clients", 200, "concurrent API clients (one keep-alive connection each)")
-	flag.DurationVar(&c.duration, "duration", 60*time.Second, "how long the API load runs")
-	flag.Float64Var(&c.rate, "rate", 1000, "API requests offered per second (open loop)")
-	flag.IntVar(&c.produceRate, "produce-rate", 500, "records per second produced to the source topic during the run")
-	flag.StringVar(&c.endpoint, "endpoint", "", "API endpoint, e.g. http://127.0.0.1:8080 (not with -dev)")
-	flag.StringVar(&c.key, "key", os.Getenv("AWS_ACCESS_KEY_ID"), "access key id")
-	flag.StringVar(&c.secret, "secret", os.Getenv("AWS_SECRET_ACCESS_KEY"), "secret access key")
-	flag.StringVar(&c.region, "region", "us-east-1", "region of the SigV4 scope")
-	flag.StringVar(&c.source, "source", "127.0.0.1:19092", "source cluster bootstrap (not with -dev)")
-	flag.StringVar(&c.target, "target", "127.0.0.1:19093", "target cluster bootstrap (not with -dev)")
-	flag.BoolVar(&c.dev, "dev", false, "build and start `replicator dev` on free ports and use it")
-	flag.DurationVar(&c.settle, "settle", 10*time.Second, "after the load: producing goes on this long; the lag must be back under -lag-bound by then")
-	flag.DurationVar(&c.drain, "drain", 30*time.Second, "after producing stops: how long the target may take to hold every record")
-	flag.Int64Var(&c.lagBound, "lag-bound", 300, "lag (records) the replicator must return to after the load")
-	flag.DurationVar(&c.p99Goal, "p99", 50*time.Millisecond, "p99 latency goal")
-	flag.StringVar(&c.topic, "topic", "orders", "source topic")
-	flag.StringVar(&c.bin, "bin", "", "with -dev: a prebuilt replicator binary (default: go build ./cmd/replicator)")
-	flag.Parse()
+	fs := flag.NewFlagSet("bench load", flag.ExitOnError)
+	fs.IntVar(&c.clients, "clients", 200, "concurrent API clients (one keep-alive connection each)")
+	fs.DurationVar(&c.duration, "duration", 60*time.Second, "how long the API load runs")
+	fs.Float64Var(&c.rate, "rate", 1000, "API requests offered per second (open loop)")
+	fs.IntVar(&c.produceRate, "produce-rate", 500, "records per second produced to the source topic during the run")
+	fs.StringVar(&c.endpoint, "endpoint", "", "API endpoint, e.g. http://127.0.0.1:8080 (not with -dev)")
+	fs.StringVar(&c.key, "key", os.Getenv("AWS_ACCESS_KEY_ID"), "access key id")
+	fs.StringVar(&c.secret, "secret", os.Getenv("AWS_SECRET_ACCESS_KEY"), "secret access key")
+	fs.StringVar(&c.region, "region", "us-east-1", "region of the SigV4 scope")
+	fs.StringVar(&c.source, "source", "127.0.0.1:19092", "source cluster bootstrap (not with -dev)")
+	fs.StringVar(&c.target, "target", "127.0.0.1:19093", "target cluster bootstrap (not with -dev)")
+	fs.BoolVar(&c.dev, "dev", false, "build and start `replicator dev` on free ports and use it")
+	fs.DurationVar(&c.settle, "settle", 10*time.Second, "after the load: producing goes on this long; the lag must be back under -lag-bound by then")
+	fs.DurationVar(&c.drain, "drain", 30*time.Second, "after producing stops: how long the target may take to hold every record")
+	fs.Int64Var(&c.lagBound, "lag-bound", 300, "lag (records) the replicator must return to after the load")
+	fs.DurationVar(&c.p99Goal, "p99", 50*time.Millisecond, "p99 latency goal")
+	fs.StringVar(&c.topic, "topic", "orders", "source topic")
+	fs.StringVar(&c.bin, "bin", "", "with -dev: a prebuilt replicator binary (default: go build ./cmd/replicator)")
+	_ = fs.Parse(args)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ok, err := run(ctx, c)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "loadtest:", err)
-		os.Exit(2)
+		fmt.Fprintln(os.Stderr, "bench load:", err)
+		return 2
 	}
 	if !ok {
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 func progress(format string, a ...any) {
-	fmt.Fprintf(os.Stderr, "loadtest: "+format+"\n", a...)
+	fmt.Fprintf(os.Stderr, "bench load: "+format+"\n", a...)
 }
 
 func run(ctx context.Context, c config) (bool, error) {

@@ -1,4 +1,4 @@
-package main
+package replbench
 
 import (
 	"errors"
@@ -40,7 +40,7 @@ func (r report) markdown() string {
 	w := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
 	w("## Replication throughput, latency and cost: %d topic(s) × %d partitions\n\n", r.Topics, r.Partitions)
 	w("Measured by `make bench-replication` (`test/bench-replication/run.sh`, which starts two single-node\n")
-	w("Kafka 4.1.1 clusters from the Maven jars with full JIT on their own ports, then runs `cmd/replbench`\n")
+	w("Kafka 4.1.1 clusters from the Maven jars with full JIT on their own ports, then runs `cmd/bench replication`\n")
 	w("for the 1 × 12 and 100 × 4 workloads, each into its own section of BENCHMARKS.md).\n\n")
 	w("- Command: `%s`\n", r.Cmd)
 	w("- Machine: %s\n", r.Machine)

@@ -1,7 +1,15 @@
 // Package fleetbench measures the control plane's lease protocol at fleet
 // scale: many jobs, many simulated workers and one PostgreSQL, everything
-// through the internal worker HTTP API (see package fleet). It backs
-// cmd/fleetbench.
+// through the internal worker HTTP API (see package fleet). It is
+// `bench fleet` (make bench-fleet):
+//
+//	go run ./cmd/bench fleet                                  # 10,000 jobs, 200 workers (a few minutes)
+//	go run ./cmd/bench fleet -jobs 1000 -workers 20 -duration 5s -kills 3
+//	go run ./cmd/bench fleet -cpuprofile /tmp/fleet           # then go tool pprof /tmp/fleet-heartbeats-full.pprof
+//
+// It prints a markdown table (metric | measured | goal | met?) on stdout and
+// in -out, with details and the machine it ran on; progress goes to stderr.
+// Everything it started is stopped on exit, also on Ctrl-C.
 //
 // The phases, in order:
 //
@@ -39,7 +47,7 @@ import (
 	"github.com/openreplicator/replicator/workers"
 )
 
-// Config is what cmd/fleetbench's flags set.
+// Config is what the flags of `bench fleet` set.
 type Config struct {
 	Jobs        int
 	Workers     int
@@ -239,7 +247,7 @@ func profilePath(prefix, phase string) string {
 
 // CommandLine renders how the benchmark was started, for the report.
 func CommandLine(args []string) string {
-	parts := []string{"go run ./cmd/fleetbench"}
+	parts := []string{"go run ./cmd/bench fleet"}
 	for _, a := range args {
 		a = redact(a)
 		if a == "" || strings.ContainsAny(a, " \t'\"$\\") {

@@ -1,4 +1,4 @@
-package main
+package replbench
 
 import (
 	"context"
@@ -44,7 +44,7 @@ type sysResult struct {
 // ours runs serve + workers fresh, creates a replicator for srcTopics (and
 // latTopics), waits for the copy, optionally measures latency, deletes the
 // replicator and stops everything.
-func (b *bench) ours(ctx context.Context, workers int, srcTopics, latTopics []string, want int64, latRate float64) sysResult {
+func (b *harness) ours(ctx context.Context, workers int, srcTopics, latTopics []string, want int64, latRate float64) sysResult {
 	name := fmt.Sprintf("replicator serve + %d worker", workers)
 	if workers > 1 {
 		name += "s"
@@ -204,7 +204,7 @@ func prefixed(p string, topics []string) []string {
 }
 
 // mm2 runs MirrorMaker 2 in dedicated mode with test/bench-replication/mm2.properties.
-func (b *bench) mm2(ctx context.Context, srcTopics, latTopics []string, want int64, latRate float64) sysResult {
+func (b *harness) mm2(ctx context.Context, srcTopics, latTopics []string, want int64, latRate float64) sysResult {
 	res := sysResult{Name: "MirrorMaker 2 (dedicated, " + strconv.Itoa(b.tasks()) + " tasks)"}
 	committed, err := os.ReadFile(filepath.Join(b.root, "test", "bench-replication", "mm2.properties"))
 	if err != nil {

@@ -40,7 +40,7 @@ func TestCommandLineRedactsPasswords(t *testing.T) {
 	if strings.Contains(got, "secret") {
 		t.Fatalf("password in %q", got)
 	}
-	if !strings.HasPrefix(got, "go run ./cmd/fleetbench -jobs 100 ") || !strings.Contains(got, "'a b.md'") {
+	if !strings.HasPrefix(got, "go run ./cmd/bench fleet -jobs 100 ") || !strings.Contains(got, "'a b.md'") {
 		t.Fatalf("command line %q", got)
 	}
 }

@@ -1,4 +1,5 @@
-// Command replbench measures replication throughput, latency and cost on
+// Package replbench is `bench replication` (make bench-replication): it
+// measures replication throughput, latency and cost on
 // two real Kafka clusters, in one run, for the same workloads (by default
 // 1 topic × 12 partitions, then 100 topics × 4 partitions):
 //
@@ -22,9 +23,9 @@
 // stderr. `make bench-replication` (test/bench-replication/run.sh) starts the
 // clusters with full JIT first.
 //
-//	go run ./cmd/replbench -source 127.0.0.1:39092 -target 127.0.0.1:39093 -bytes 2GiB
-//	go run ./cmd/replbench -workloads 100x4 -bytes 128MiB -out /tmp/replication.md
-package main
+//	go run ./cmd/bench replication -source 127.0.0.1:39092 -target 127.0.0.1:39093 -bytes 2GiB
+//	go run ./cmd/bench replication -workloads 100x4 -bytes 128MiB -out /tmp/replication.md
+package replbench
 
 import (
 	"context"
@@ -44,10 +45,11 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/openreplicator/replicator/internal/bench"
 	"github.com/openreplicator/replicator/pkg/pgserver"
 )
 
-type bench struct {
+type harness struct {
 	root, bin, logDir, dbURL string
 	source, target           string
 	runID                    string
@@ -71,7 +73,7 @@ type bench struct {
 	limitHeap                string        // KAFKA_HEAP of the perf tools ("": kafka.sh's default)
 }
 
-func (b *bench) tasks() int { return b.topics * int(b.partitions) }
+func (b *harness) tasks() int { return b.topics * int(b.partitions) }
 
 func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "replbench: [%s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
@@ -102,11 +104,14 @@ func parseBytes(s string) (int64, error) {
 	return int64(v * float64(mult)), err
 }
 
-func main() {
-	if err := run(); err != nil {
+// Main runs the benchmark with the command-line arguments args (after the
+// subcommand) and returns the exit code.
+func Main(args []string) int {
+	if err := run(args); err != nil {
 		progress("error: %v", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 type workload struct {
@@ -154,39 +159,40 @@ type options struct {
 	out                         string
 }
 
-func run() error {
+func run(args []string) error {
+	fs := flag.NewFlagSet("bench replication", flag.ExitOnError)
 	var (
-		bytesFlag  = flag.String("bytes", "256MiB", "volume each system copies (the issue's full figure is 2GiB)")
-		recSize    = flag.Int("record-size", 1024, "record size in bytes")
-		workloadsF = flag.String("workloads", "1x12,100x4", "workloads to run one after the other, TOPICSxPARTITIONS, comma-separated")
-		parts      = flag.Int("partitions", 0, "partitions per topic (with -topics: run only that workload instead of -workloads)")
-		topics     = flag.Int("topics", 0, "topics (with -partitions: run only that workload instead of -workloads)")
-		skipMM2    = flag.Bool("skip-mm2", false, "do not run MirrorMaker 2")
-		skipLimit  = flag.Bool("skip-limit", false, "do not measure the broker limit")
-		skipLat    = flag.Bool("skip-latency", false, "do not measure latency")
-		workersF   = flag.String("workers", "1,2", "worker counts to run our service with")
-		source     = flag.String("source", "127.0.0.1:39092", "source cluster")
-		target     = flag.String("target", "127.0.0.1:39093", "target cluster")
-		outFile    = flag.String("out", "", "markdown file to write each workload's section into, between its "+
+		bytesFlag  = fs.String("bytes", "256MiB", "volume each system copies (the issue's full figure is 2GiB)")
+		recSize    = fs.Int("record-size", 1024, "record size in bytes")
+		workloadsF = fs.String("workloads", "1x12,100x4", "workloads to run one after the other, TOPICSxPARTITIONS, comma-separated")
+		parts      = fs.Int("partitions", 0, "partitions per topic (with -topics: run only that workload instead of -workloads)")
+		topics     = fs.Int("topics", 0, "topics (with -partitions: run only that workload instead of -workloads)")
+		skipMM2    = fs.Bool("skip-mm2", false, "do not run MirrorMaker 2")
+		skipLimit  = fs.Bool("skip-limit", false, "do not measure the broker limit")
+		skipLat    = fs.Bool("skip-latency", false, "do not measure latency")
+		workersF   = fs.String("workers", "1,2", "worker counts to run our service with")
+		source     = fs.String("source", "127.0.0.1:39092", "source cluster")
+		target     = fs.String("target", "127.0.0.1:39093", "target cluster")
+		outFile    = fs.String("out", "", "markdown file to write each workload's section into, between its "+
 			"<!-- replbench:TxP:begin/end --> markers (replaced if present, appended if not); default BENCHMARKS.md at the repository root")
-		timeout = flag.Duration("timeout", 10*time.Minute, "per-system copy timeout")
-		latDur  = flag.Duration("latency-duration", 20*time.Second, "length of each latency run")
-		latWarm = flag.Duration("latency-warmup", 3*time.Second, "first part of a latency run that is not counted")
-		limitCl = flag.String("limit-clients", "2+2,3+3", "broker limit: PRODUCERS+CONSUMERS perf processes run at once, one run per comma-separated entry; "+
+		timeout = fs.Duration("timeout", 10*time.Minute, "per-system copy timeout")
+		latDur  = fs.Duration("latency-duration", 20*time.Second, "length of each latency run")
+		latWarm = fs.Duration("latency-warmup", 3*time.Second, "first part of a latency run that is not counted")
+		limitCl = fs.String("limit-clients", "2+2,3+3", "broker limit: PRODUCERS+CONSUMERS perf processes run at once, one run per comma-separated entry; "+
 			"the limit is the highest of the runs")
-		limitWu    = flag.Duration("limit-warmup", 20*time.Second, "broker limit: the producers run alone this long (JVM start, JIT) before the consumers start")
-		limitSt    = flag.Duration("limit-steady", 25*time.Second, "broker limit: steady window (all processes past their warm-up) to measure")
-		limitWarm  = flag.Int("limit-warmup-intervals", 1, "broker limit: first ~5 s progress intervals of each perf process not counted (JVM start, JIT, group join)")
-		limitBytes = flag.String("limit-bytes", "4GiB", "broker limit: initial size of the source topic the perf consumers read (at least -bytes; grown when they read through it too early)")
-		limitMax   = flag.String("limit-max-bytes", "16GiB", "broker limit: the most the source topic of the perf consumers may grow to")
-		limitHead  = flag.Float64("limit-consumer-headroom", 1.5, "broker limit: hold the perf consumers together to this × the producers' summed rate of the last interval "+
+		limitWu    = fs.Duration("limit-warmup", 20*time.Second, "broker limit: the producers run alone this long (JVM start, JIT) before the consumers start")
+		limitSt    = fs.Duration("limit-steady", 25*time.Second, "broker limit: steady window (all processes past their warm-up) to measure")
+		limitWarm  = fs.Int("limit-warmup-intervals", 1, "broker limit: first ~5 s progress intervals of each perf process not counted (JVM start, JIT, group join)")
+		limitBytes = fs.String("limit-bytes", "4GiB", "broker limit: initial size of the source topic the perf consumers read (at least -bytes; grown when they read through it too early)")
+		limitMax   = fs.String("limit-max-bytes", "16GiB", "broker limit: the most the source topic of the perf consumers may grow to")
+		limitHead  = fs.Float64("limit-consumer-headroom", 1.5, "broker limit: hold the perf consumers together to this × the producers' summed rate of the last interval "+
 			"(a consumer_byte_rate quota on the source), as a replicator reads only as fast as it writes; 0: consumers unbounded")
-		limitHeap = flag.String("limit-heap", "", "broker limit: heap options of the perf tools' JVMs (KAFKA_HEAP; empty: kafka.sh's default -Xmx512m)")
-		latRateF  = flag.Float64("latency-rate", 0, "records/s of the latency runs (0: 50% of our best throughput)")
-		mm2Heap   = flag.String("mm2-heap", "-Xmx2g", "heap of the MirrorMaker 2 JVM")
-		workerEnv = flag.String("worker-env", "", "extra settings of our workers, comma-separated KEY=VALUE (e.g. REPLICATOR_PRODUCER_LINGER=5ms); printed in the report")
+		limitHeap = fs.String("limit-heap", "", "broker limit: heap options of the perf tools' JVMs (KAFKA_HEAP; empty: kafka.sh's default -Xmx512m)")
+		latRateF  = fs.Float64("latency-rate", 0, "records/s of the latency runs (0: 50% of our best throughput)")
+		mm2Heap   = fs.String("mm2-heap", "-Xmx2g", "heap of the MirrorMaker 2 JVM")
+		workerEnv = fs.String("worker-env", "", "extra settings of our workers, comma-separated KEY=VALUE (e.g. REPLICATOR_PRODUCER_LINGER=5ms); printed in the report")
 	)
-	flag.Parse()
+	_ = fs.Parse(args)
 	total, err := parseBytes(*bytesFlag)
 	if err != nil {
 		return fmt.Errorf("-bytes: %w", err)
@@ -223,7 +229,7 @@ func run() error {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cmdline := "go run ./cmd/replbench " + strings.Join(os.Args[1:], " ")
+	cmdline := bench.CommandLine(append([]string{"replication"}, args...))
 
 	root, err := os.Getwd()
 	if err != nil {
@@ -243,7 +249,7 @@ func run() error {
 		out = filepath.Join(root, "BENCHMARKS.md")
 	}
 	opts := options{total: total, skipMM2: *skipMM2, skipLimit: *skipLimit, skipLat: *skipLat, workers: workers, out: out}
-	b := &bench{root: root, source: *source, target: *target, runID: newID(), recordSize: *recSize,
+	b := &harness{root: root, source: *source, target: *target, runID: newID(), recordSize: *recSize,
 		timeout: *timeout, latDur: *latDur, latWarm: *latWarm, mm2Heap: *mm2Heap, latRate: *latRateF, workerEnv: splitEnv(*workerEnv),
 		limitClients: lcl, limitWarmup: *limitWu, limitSteady: *limitSt, limitWarm: *limitWarm, limitBytes: lb, limitMaxBytes: lmax, limitHeadroom: *limitHead, limitHeap: *limitHeap}
 	b.logDir = filepath.Join(root, ".cache", "replbench-logs")
@@ -318,7 +324,7 @@ func newID() string {
 }
 
 // cleanup deletes this workload's topics on both clusters.
-func (b *bench) cleanup() {
+func (b *harness) cleanup() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	for _, adm := range []*kadm.Client{b.srcAdm, b.dstAdm} {
@@ -340,7 +346,7 @@ func (b *bench) cleanup() {
 // with each worker count, the latency floor, MirrorMaker 2. It returns the
 // markdown section (also when a later step failed, if an earlier one gave
 // figures).
-func (b *bench) workload(ctx context.Context, o options, cmdline string) (string, error) {
+func (b *harness) workload(ctx context.Context, o options, cmdline string) (string, error) {
 	n := o.total / int64(b.recordSize)
 	total := n * int64(b.recordSize)
 	progress("workload %dx%d, run %s: %d topic(s) x %d partitions, %d records of %d B (%.0f MiB) per system; source %s, target %s",
@@ -487,7 +493,7 @@ func (b *bench) workload(ctx context.Context, o options, cmdline string) (string
 
 // oursWithRate runs our service; when latTopics are given it measures
 // latency at 50% of the best throughput seen so far, including this run's.
-func (b *bench) oursWithRate(ctx context.Context, workers int, src, latTopics []string, want int64, best *float64) sysResult {
+func (b *harness) oursWithRate(ctx context.Context, workers int, src, latTopics []string, want int64, best *float64) sysResult {
 	// ours() takes a fixed rate; a negative rate means "50% of best after
 	// the copy" and is resolved through b.rateHook.
 	b.rateHook = func(r float64) float64 {

@@ -1,5 +1,6 @@
-// Command apibench measures the read path of the MSK Replicator API against
-// a plain PostgreSQL baseline, in one run on one machine:
+// Package apibench is `bench api` (make bench-api): it measures the read
+// path of the MSK Replicator API against a plain PostgreSQL baseline, in one
+// run on one machine:
 //
 //  1. setup: a throwaway PostgreSQL server (or -database-url), the schema,
 //     N replicators in one account inserted through the store, pgbench's
@@ -15,10 +16,10 @@
 // Progress goes to stderr. Everything it started is stopped on exit,
 // including on Ctrl-C.
 //
-//	go run ./cmd/apibench                       # defaults: 10,000 replicators, 32 clients, 30 s per phase
-//	go run ./cmd/apibench -duration 5s -replicators 1000
-//	go run ./cmd/apibench -inprocess -cpuprofile /tmp/apibench   # then go tool pprof /tmp/apibench-describe.pprof
-package main
+//	go run ./cmd/bench api                       # defaults: 10,000 replicators, 32 clients, 30 s per phase
+//	go run ./cmd/bench api -duration 5s -replicators 1000
+//	go run ./cmd/bench api -inprocess -cpuprofile /tmp/apibench   # then go tool pprof /tmp/apibench-describe.pprof
+package apibench
 
 import (
 	"context"
@@ -35,7 +36,6 @@ import (
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -61,6 +61,7 @@ type config struct {
 	seedWorkers   int
 	pgSettings    multiFlag
 	keep          bool
+	command       string // for the report
 }
 
 type multiFlag []string
@@ -73,9 +74,11 @@ const (
 	accessKey = "AKIAAPIBENCH00000001"
 )
 
-func main() {
+// Main runs the benchmark with the command-line arguments args (after the
+// subcommand) and returns the exit code.
+func Main(args []string) int {
 	var c config
-	fs := flag.NewFlagSet("apibench", flag.ExitOnError)
+	fs := flag.NewFlagSet("bench api", flag.ExitOnError)
 	fs.IntVar(&c.replicators, "replicators", 10000, "replicators to create in the one account")
 	fs.IntVar(&c.clients, "clients", 32, "concurrent clients: HTTP workers and pgbench connections")
 	fs.DurationVar(&c.duration, "duration", 30*time.Second, "measured time of each phase")
@@ -90,34 +93,17 @@ func main() {
 	fs.IntVar(&c.seedWorkers, "seed-workers", 16, "concurrent inserts while seeding")
 	fs.Var(&c.pgSettings, "pg-set", "extra setting key=value for the throwaway PostgreSQL (repeatable)")
 	fs.BoolVar(&c.keep, "keep", false, "after the run, keep everything up until Ctrl-C (to poke at it)")
-	_ = fs.Parse(os.Args[1:])
+	_ = fs.Parse(args)
+	c.command = bench.CommandLine(append([]string{"api"}, args...))
 	if fs.NArg() > 0 || c.replicators < 1 || c.clients < 1 || c.duration <= 0 || c.warmup < 0 {
-		fmt.Fprintln(os.Stderr, "apibench: bad arguments; see -h")
-		os.Exit(2)
+		fmt.Fprintln(os.Stderr, "bench api: bad arguments; see -h")
+		return 2
 	}
-	os.Exit(run(c))
-}
-
-// progress prints timestamped lines to stderr.
-type progress struct {
-	start time.Time
-	mu    sync.Mutex
-}
-
-func (p *progress) printf(format string, args ...any) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	fmt.Fprintf(os.Stderr, "[%6.1fs] %s\n", time.Since(p.start).Seconds(), fmt.Sprintf(format, args...))
-}
-
-// Write lets the server's log lines go through progress.
-func (p *progress) Write(b []byte) (int, error) {
-	p.printf("%s", strings.TrimRight(string(b), "\n"))
-	return len(b), nil
+	return run(c)
 }
 
 func run(c config) int {
-	p := &progress{start: time.Now()}
+	p := bench.NewProgress(os.Stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	finished := make(chan struct{})
@@ -125,7 +111,7 @@ func run(c config) int {
 	go func() {
 		select {
 		case <-ctx.Done():
-			p.printf("interrupted: stopping and cleaning up (this takes a few seconds)")
+			p.Printf("interrupted: stopping and cleaning up (this takes a few seconds)")
 		case <-finished:
 		}
 	}()
@@ -135,7 +121,7 @@ func run(c config) int {
 		for i := len(cleanups) - 1; i >= 0; i-- {
 			cleanups[i]()
 		}
-		p.printf("cleanup done")
+		p.Printf("cleanup done")
 	}()
 	err := runBench(ctx, c, p, &cleanups)
 	switch {
@@ -143,43 +129,28 @@ func run(c config) int {
 		return 0
 	case ctx.Err() != nil:
 		if err != nil && !errors.Is(err, context.Canceled) {
-			p.printf("stopped by the interrupt: %v", err)
+			p.Printf("stopped by the interrupt: %v", err)
 		}
-		p.printf("interrupted")
+		p.Printf("interrupted")
 		return 130
 	case err != nil:
-		p.printf("FAILED: %v", err)
+		p.Printf("FAILED: %v", err)
 		return 1
 	}
 	return 0
 }
 
-func commandLine() string {
-	cmd := os.Args[0]
-	if strings.Contains(cmd, "go-build") || strings.HasPrefix(filepath.Base(cmd), "apibench") && strings.Contains(cmd, os.TempDir()) {
-		cmd = "go run ./cmd/apibench"
-	}
-	parts := []string{cmd}
-	for _, a := range os.Args[1:] {
-		if a == "" || strings.ContainsAny(a, " \t'\"$`\\") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		parts = append(parts, a)
-	}
-	return strings.Join(parts, " ")
-}
-
-func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) error {
+func runBench(ctx context.Context, c config, p *bench.Progress, cleanups *[]func()) error {
 	addCleanup := func(f func()) { *cleanups = append(*cleanups, f) }
 	want := map[string]bool{}
 	for _, s := range strings.Split(c.scenarios, ",") {
 		want[strings.TrimSpace(s)] = true
 	}
 	machine := bench.DescribeMachine()
-	p.printf("apibench: %s", commandLine())
-	p.printf("machine: %d CPUs, %s, %s, %s", machine.NumCPU, machine.CPUModel, machine.MemTotal, machine.GoVersion)
+	p.Printf("apibench: %s", c.command)
+	p.Printf("machine: %d CPUs, %s, %s, %s", machine.NumCPU, machine.CPUModel, machine.MemTotal, machine.GoVersion)
 	if c.cpuProfile != "" && !c.inProcess {
-		p.printf("note: -cpuprofile without -inprocess profiles only the load generator, not the server")
+		p.Printf("note: -cpuprofile without -inprocess profiles only the load generator, not the server")
 	}
 
 	bgWatch := bench.CPUWatch{}
@@ -190,9 +161,9 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 		return ctx.Err()
 	}
 	background := bgWatch.Usage(bg0, bgWatch.Snap(), machine.NumCPU)
-	p.printf("background load: %s", background)
+	p.Printf("background load: %s", background)
 	if background.OK && background.Machine >= 0.15 {
-		p.printf("WARNING: the machine is not idle (%.2f of %d cores busy before we start anything); results will be pessimistic", background.Machine, machine.NumCPU)
+		p.Printf("WARNING: the machine is not idle (%.2f of %d cores busy before we start anything); results will be pessimistic", background.Machine, machine.NumCPU)
 	}
 
 	// 1. PostgreSQL.
@@ -206,29 +177,29 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 	if external {
 		appURL, adminURL = c.databaseURL, c.databaseURL
 		account = fmt.Sprintf("99%010d", rand.Int64N(1e10))
-		p.printf("postgres: using -database-url; replicators go to account %s and are deleted at the end", account)
+		p.Printf("postgres: using -database-url; replicators go to account %s and are deleted at the end", account)
 	} else {
 		settings := append([]string{"shared_buffers=512MB", fmt.Sprintf("max_connections=%d", max(300, c.clients+100))}, c.pgSettings...)
-		p.printf("postgres: starting a throwaway server (%s)", strings.Join(settings, " "))
+		p.Printf("postgres: starting a throwaway server (%s)", strings.Join(settings, " "))
 		srv, err := pgserver.Start(ctx, pgserver.Options{ExtraConfig: settings})
 		if err != nil {
 			return err
 		}
 		addCleanup(func() {
-			p.printf("postgres: stopping the throwaway server")
+			p.Printf("postgres: stopping the throwaway server")
 			if err := srv.Stop(); err != nil {
-				p.printf("postgres: %v", err)
+				p.Printf("postgres: %v", err)
 			}
 		})
 		appURL, adminURL = srv.URL(), srv.AdminURL()
 		postmaster = bench.ReadPostmasterPid(srv.DataDir())
 		pgBinDir, _ = pgserver.BinDir()
-		p.printf("postgres: listening on 127.0.0.1:%d (postmaster pid %d, dir %s)", srv.Port(), postmaster, srv.Dir())
+		p.Printf("postgres: listening on 127.0.0.1:%d (postmaster pid %d, dir %s)", srv.Port(), postmaster, srv.Dir())
 	}
 	if err := postgres.Migrate(ctx, appURL, nil); err != nil {
 		return err
 	}
-	p.printf("postgres: schema migrated")
+	p.Printf("postgres: schema migrated")
 
 	// 2. Seed.
 	store, err := postgres.Open(ctx, appURL)
@@ -244,24 +215,24 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 			defer cancel()
 			conn, err := pgx.Connect(cctx, appURL)
 			if err != nil {
-				p.printf("cleanup: %v", err)
+				p.Printf("cleanup: %v", err)
 				return
 			}
 			defer conn.Close(cctx)
 			tag, err := conn.Exec(cctx, "DELETE FROM replicators WHERE account_id = $1", account)
 			if err != nil {
-				p.printf("cleanup: delete the benchmark's replicators: %v", err)
+				p.Printf("cleanup: delete the benchmark's replicators: %v", err)
 				return
 			}
-			p.printf("cleanup: deleted %d replicators of account %s", tag.RowsAffected(), account)
+			p.Printf("cleanup: deleted %d replicators of account %s", tag.RowsAffected(), account)
 		})
 	}
-	p.printf("seed: inserting %d replicators into account %s with %d concurrent CreateReplicator calls", c.replicators, account, c.seedWorkers)
+	p.Printf("seed: inserting %d replicators into account %s with %d concurrent CreateReplicator calls", c.replicators, account, c.seedWorkers)
 	seedStart := time.Now()
 	step := max(1, c.replicators/10)
-	arns, err := bench.Seed(ctx, store, account, region, c.replicators, c.seedWorkers, func(done int) {
+	arns, err := Seed(ctx, store, account, region, c.replicators, c.seedWorkers, func(done int) {
 		if done%step == 0 || done == c.replicators {
-			p.printf("seed: %d/%d", done, c.replicators)
+			p.Printf("seed: %d/%d", done, c.replicators)
 		}
 	})
 	if err != nil {
@@ -269,7 +240,7 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 		return err
 	}
 	seedTime := time.Since(seedStart)
-	p.printf("seed: %d replicators in %.1fs (%.0f/s); VACUUM ANALYZE", len(arns), seedTime.Seconds(), float64(len(arns))/seedTime.Seconds())
+	p.Printf("seed: %d replicators in %.1fs (%.0f/s); VACUUM ANALYZE", len(arns), seedTime.Seconds(), float64(len(arns))/seedTime.Seconds())
 	if _, err := store.Pool().Exec(ctx, "VACUUM ANALYZE replicators, replicator_events"); err != nil {
 		store.Close()
 		return err
@@ -278,40 +249,40 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 
 	// 3. pgbench tables, in their own database.
 	var pgbenchBin string
-	var pgConn bench.PgConn
+	var pgConn PgConn
 	if want["pgbench"] {
-		if pgbenchBin, err = bench.FindPgbench(pgBinDir); err != nil {
+		if pgbenchBin, err = FindPgbench(pgBinDir); err != nil {
 			return err
 		}
 		pgConn, err = pgbenchDatabase(ctx, adminURL, external, p, addCleanup, pgbenchBin)
 		if err != nil {
 			return err
 		}
-		p.printf("pgbench: %s -i -s %d (database %s)", pgbenchBin, c.pgbenchScale, pgConn.Database)
+		p.Printf("pgbench: %s -i -s %d (database %s)", pgbenchBin, c.pgbenchScale, pgConn.Database)
 		t := time.Now()
-		if err := bench.PgbenchInit(ctx, pgbenchBin, pgConn, c.pgbenchScale); err != nil {
+		if err := PgbenchInit(ctx, pgbenchBin, pgConn, c.pgbenchScale); err != nil {
 			return err
 		}
-		p.printf("pgbench: initialized in %.1fs", time.Since(t).Seconds())
+		p.Printf("pgbench: initialized in %.1fs", time.Since(t).Seconds())
 	}
 
 	// Start the measurements from a clean slate: no dirty buffers left for
 	// the checkpointer to write while we measure.
 	if err := checkpoint(ctx, adminURL); err != nil {
-		p.printf("postgres: CHECKPOINT failed (%v); continuing", err)
+		p.Printf("postgres: CHECKPOINT failed (%v); continuing", err)
 	} else {
-		p.printf("postgres: CHECKPOINT done")
+		p.Printf("postgres: CHECKPOINT done")
 	}
 
 	// 4. The API server.
 	secret := randomHex(20)
-	serveCfg := bench.ServeConfig{DatabaseURL: appURL, Region: region, AccessKeys: accessKey + ":" + secret + ":" + account, Log: p}
-	var server bench.Server
+	serveCfg := ServeConfig{DatabaseURL: appURL, Region: region, AccessKeys: accessKey + ":" + secret + ":" + account, Log: p}
+	var server Server
 	servePid := 0
 	serverDesc := ""
 	if c.inProcess {
-		p.printf("api: starting the handler in this process")
-		ip, err := bench.StartInProcess(ctx, serveCfg)
+		p.Printf("api: starting the handler in this process")
+		ip, err := StartInProcess(ctx, serveCfg)
 		if err != nil {
 			return err
 		}
@@ -320,7 +291,7 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 	} else {
 		bin := c.replicatorBin
 		if bin == "" {
-			root, err := bench.ModuleRoot(ctx)
+			root, err := ModuleRoot(ctx)
 			if err != nil {
 				return err
 			}
@@ -330,13 +301,13 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 			}
 			addCleanup(func() { _ = os.RemoveAll(dir) })
 			bin = filepath.Join(dir, "replicator")
-			p.printf("api: go build -o %s ./cmd/replicator", bin)
-			if err := bench.BuildReplicator(ctx, root, bin); err != nil {
+			p.Printf("api: go build -o %s ./cmd/replicator", bin)
+			if err := BuildReplicator(ctx, root, bin); err != nil {
 				return err
 			}
 		}
-		p.printf("api: starting %s serve", bin)
-		sp, err := bench.StartServe(ctx, bin, serveCfg)
+		p.Printf("api: starting %s serve", bin)
+		sp, err := StartServe(ctx, bin, serveCfg)
 		if err != nil {
 			return err
 		}
@@ -344,17 +315,17 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 		serverDesc = fmt.Sprintf("API: a separate `replicator serve` process (pid %d, log level warn, built from this tree)", servePid)
 		defer func() {
 			if n := sp.LogLines(); n > 0 {
-				p.printf("api: the server wrote %d log lines at level warn or above", n)
+				p.Printf("api: the server wrote %d log lines at level warn or above", n)
 			}
 		}()
 	}
 	addCleanup(func() {
-		p.printf("api: stopping the server")
+		p.Printf("api: stopping the server")
 		if err := server.Stop(); err != nil {
-			p.printf("api: %v", err)
+			p.Printf("api: %v", err)
 		}
 	})
-	p.printf("api: ready at %s", server.URL())
+	p.Printf("api: ready at %s", server.URL())
 
 	client := bench.NewClient(c.clients)
 	signer := bench.NewSigner(accessKey, secret, region, "kafka")
@@ -380,11 +351,11 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 		return ctx.Err()
 	}
 	idle := cpuWatch.Usage(idle0, cpuWatch.Snap(), machine.NumCPU)
-	p.printf("idle: no requests for 3s: %s", idle)
-	rep := &bench.Report{
-		Command:    commandLine(),
+	p.Printf("idle: no requests for 3s: %s", idle)
+	rep := &Report{
+		Command:    c.command,
 		Machine:    machine,
-		Goal:       bench.Goal{MinRatio: 0.4, MaxP99: 20 * time.Millisecond},
+		Goal:       Goal{MinRatio: 0.4, MaxP99: 20 * time.Millisecond},
 		Background: &background,
 		InProcess:  c.inProcess,
 	}
@@ -411,32 +382,32 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 
 	if want["pgbench"] {
 		if c.warmup > 0 {
-			p.printf("phase pgbench -S: warm-up %s", c.warmup)
-			if _, err := bench.PgbenchSelect(ctx, pgbenchBin, pgConn, c.clients, 2, c.warmup, 0, ""); err != nil {
+			p.Printf("phase pgbench -S: warm-up %s", c.warmup)
+			if _, err := PgbenchSelect(ctx, pgbenchBin, pgConn, c.clients, 2, c.warmup, 0, ""); err != nil {
 				return err
 			}
 		}
-		p.printf("phase pgbench -S -M prepared -c %d -j 2 -T %s: start", c.clients, c.duration)
+		p.Printf("phase pgbench -S -M prepared -c %d -j 2 -T %s: start", c.clients, c.duration)
 		logDir, err := os.MkdirTemp("", "apibench-pgbench-")
 		if err != nil {
 			return err
 		}
 		addCleanup(func() { _ = os.RemoveAll(logDir) })
 		cpuCh := watchCPU(cpuWatch, 0, c.duration, machine.NumCPU)
-		res, err := bench.PgbenchSelect(ctx, pgbenchBin, pgConn, c.clients, 2, c.duration, 0.1, logDir)
+		res, err := PgbenchSelect(ctx, pgbenchBin, pgConn, c.clients, 2, c.duration, 0.1, logDir)
 		if err != nil {
 			return err
 		}
 		usage := <-cpuCh
-		row := bench.Row{Workload: "pgbench -S -M prepared (baseline)", Clients: c.clients, RPS: res.TPS,
+		row := Row{Workload: "pgbench -S -M prepared (baseline)", Clients: c.clients, RPS: res.TPS,
 			P50: res.Hist.Quantile(0.5), P99: res.Hist.Quantile(0.99), Errors: res.Failed}
 		rep.Rows = append(rep.Rows, row)
-		p.printf("phase pgbench -S: end: %.0f tps, latency average %.3f ms (pgbench), p50 %s ms p99 %s ms (10%% sample, %d tx), %d failed",
+		p.Printf("phase pgbench -S: end: %.0f tps, latency average %.3f ms (pgbench), p50 %s ms p99 %s ms (10%% sample, %d tx), %d failed",
 			res.TPS, float64(res.LatencyAvg)/1e6, fmtMs(row.P50), fmtMs(row.P99), res.Sampled, res.Failed)
-		p.printf("phase pgbench -S: CPU %s", usage)
+		p.Printf("phase pgbench -S: CPU %s", usage)
 		rep.Notes = append(rep.Notes, fmt.Sprintf("pgbench: `pgbench %s`; tps is pgbench's \"without initial connection time\"; its latency average = %.3f ms; p50/p99 from a 10%% sample of its per-transaction log (%d transactions)",
 			strings.Join(res.Args, " "), float64(res.LatencyAvg)/1e6, res.Sampled))
-		rep.CPU = append(rep.CPU, bench.PhaseCPU{Phase: "pgbench -S", Usage: usage, RPS: res.TPS})
+		rep.CPU = append(rep.CPU, PhaseCPU{Phase: "pgbench -S", Usage: usage, RPS: res.TPS})
 	}
 
 	n := len(arns)
@@ -448,7 +419,7 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 			Path: func(r *rand.Rand) (string, string) { return escaped[r.IntN(n)], "" }}},
 		{"list-filter", "ListReplicators (maxResults=10, replicatorNameFilter matching ≤10)", bench.Scenario{Name: "ListReplicators(filter)",
 			Path: func(r *rand.Rand) (string, string) {
-				return "/replication/v1/replicators", "maxResults=10&replicatorNameFilter=" + bench.ReplicatorName(r.IntN(n))[:10]
+				return "/replication/v1/replicators", "maxResults=10&replicatorNameFilter=" + ReplicatorName(r.IntN(n))[:10]
 			}}},
 		{"list-page", "ListReplicators (first page, maxResults=100)", bench.Scenario{Name: "ListReplicators(page)",
 			Path: func(r *rand.Rand) (string, string) { return "/replication/v1/replicators", "maxResults=100" }}},
@@ -464,7 +435,7 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		p.printf("phase %s: start (%d clients, warm-up %s, measure %s)", s.sc.Name, c.clients, c.warmup, c.duration)
+		p.Printf("phase %s: start (%d clients, warm-up %s, measure %s)", s.sc.Name, c.clients, c.warmup, c.duration)
 		var prof *os.File
 		if c.cpuProfile != "" {
 			path := c.cpuProfile + "-" + s.key + ".pprof"
@@ -483,21 +454,21 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 		if prof != nil {
 			pprof.StopCPUProfile()
 			prof.Close()
-			p.printf("phase %s: CPU profile in %s", s.sc.Name, prof.Name())
+			p.Printf("phase %s: CPU profile in %s", s.sc.Name, prof.Name())
 		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		row := bench.Row{Workload: s.workload, Clients: c.clients, RPS: res.Throughput(),
+		row := Row{Workload: s.workload, Clients: c.clients, RPS: res.Throughput(),
 			P50: res.Hist.Quantile(0.5), P99: res.Hist.Quantile(0.99), Errors: res.Errors}
 		rep.Rows = append(rep.Rows, row)
-		p.printf("phase %s: end: %d ok in %.2fs = %.0f req/s, p50 %s ms, p90 %s ms, p99 %s ms, max %s ms, %d errors",
+		p.Printf("phase %s: end: %d ok in %.2fs = %.0f req/s, p50 %s ms, p90 %s ms, p99 %s ms, max %s ms, %d errors",
 			s.sc.Name, res.OK, res.Elapsed.Seconds(), res.Throughput(), fmtMs(row.P50), fmtMs(res.Hist.Quantile(0.9)),
 			fmtMs(row.P99), fmtMs(res.Hist.Max()), res.Errors)
-		p.printf("phase %s: CPU %s", s.sc.Name, usage)
-		rep.CPU = append(rep.CPU, bench.PhaseCPU{Phase: s.sc.Name, Usage: usage, RPS: res.Throughput()})
+		p.Printf("phase %s: CPU %s", s.sc.Name, usage)
+		rep.CPU = append(rep.CPU, PhaseCPU{Phase: s.sc.Name, Usage: usage, RPS: res.Throughput()})
 		if res.Errors > 0 {
-			p.printf("phase %s: errors: %s; e.g. %s", s.sc.Name, res.ErrorSummary(), res.Sample)
+			p.Printf("phase %s: errors: %s; e.g. %s", s.sc.Name, res.ErrorSummary(), res.Sample)
 			rep.Notes = append(rep.Notes, fmt.Sprintf("%s errors: %s; first: %s", s.sc.Name, res.ErrorSummary(), truncate(res.Sample, 300)))
 		}
 	}
@@ -517,10 +488,10 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 		if err := os.WriteFile(c.out, []byte(md), 0o644); err != nil {
 			return err
 		}
-		p.printf("report written to %s", c.out)
+		p.Printf("report written to %s", c.out)
 	}
 	if c.keep {
-		p.printf("-keep: API at %s, database %s; Ctrl-C to clean up", server.URL(), appURL)
+		p.Printf("-keep: API at %s, database %s; Ctrl-C to clean up", server.URL(), appURL)
 		<-ctx.Done()
 	}
 	return nil
@@ -528,12 +499,12 @@ func runBench(ctx context.Context, c config, p *progress, cleanups *[]func()) er
 
 // pgbenchDatabase creates the database pgbench runs in (dropped at the end)
 // and returns how to reach it.
-func pgbenchDatabase(ctx context.Context, adminURL string, external bool, p *progress, addCleanup func(func()), bin string) (bench.PgConn, error) {
+func pgbenchDatabase(ctx context.Context, adminURL string, external bool, p *bench.Progress, addCleanup func(func()), bin string) (PgConn, error) {
 	cfg, err := pgx.ParseConfig(adminURL)
 	if err != nil {
-		return bench.PgConn{}, errors.New("cannot parse the database URL")
+		return PgConn{}, errors.New("cannot parse the database URL")
 	}
-	pc := bench.PgConn{Host: cfg.Host, Port: int(cfg.Port), User: cfg.User, Password: cfg.Password, Database: cfg.Database}
+	pc := PgConn{Host: cfg.Host, Port: int(cfg.Port), User: cfg.User, Password: cfg.Password, Database: cfg.Database}
 	name := "pgbench"
 	if external {
 		name = "apibench_pgbench"
@@ -549,12 +520,12 @@ func pgbenchDatabase(ctx context.Context, adminURL string, external bool, p *pro
 			return pc, fmt.Errorf("create database %s: %w", name, err)
 		}
 		// No CREATE DATABASE right: use the given database, drop the tables after.
-		p.printf("pgbench: cannot create a database (%v); using %s and dropping pgbench's tables at the end", err, pc.Database)
+		p.Printf("pgbench: cannot create a database (%v); using %s and dropping pgbench's tables at the end", err, pc.Database)
 		addCleanup(func() {
 			cctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
-			if err := bench.PgbenchDrop(cctx, bin, pc); err != nil {
-				p.printf("cleanup: %v", err)
+			if err := PgbenchDrop(cctx, bin, pc); err != nil {
+				p.Printf("cleanup: %v", err)
 			}
 		})
 		return pc, nil
@@ -565,12 +536,12 @@ func pgbenchDatabase(ctx context.Context, adminURL string, external bool, p *pro
 			defer cancel()
 			c2, err := pgx.ConnectConfig(cctx, cfg)
 			if err != nil {
-				p.printf("cleanup: %v", err)
+				p.Printf("cleanup: %v", err)
 				return
 			}
 			defer c2.Close(cctx)
 			if _, err := c2.Exec(cctx, "DROP DATABASE IF EXISTS "+name); err != nil {
-				p.printf("cleanup: drop database %s: %v", name, err)
+				p.Printf("cleanup: drop database %s: %v", name, err)
 			}
 		})
 	}
@@ -592,7 +563,7 @@ func checkpoint(ctx context.Context, url string) error {
 // Describe and a filtered List with the expected content) and that a wrong
 // signature is refused, so that a 200 under load means an authenticated
 // answer.
-func verify(ctx context.Context, load bench.LoadConfig, arns, escaped []string, p *progress) error {
+func verify(ctx context.Context, load bench.LoadConfig, arns, escaped []string, p *bench.Progress) error {
 	k := len(arns) / 2
 	status, body, err := bench.Get(ctx, load, escaped[k], "")
 	if err != nil {
@@ -610,12 +581,12 @@ func verify(ctx context.Context, load bench.LoadConfig, arns, escaped []string, 
 	if err := json.Unmarshal(body, &d); err != nil || d.ReplicatorArn != arns[k] || len(d.KafkaClusters) != 2 || len(d.ReplicationInfoList) != 1 || len(d.Tags) != 4 {
 		return fmt.Errorf("verify DescribeReplicator: unexpected answer (%v): %.300s", err, body)
 	}
-	p.printf("verify: DescribeReplicator %s → 200, %d bytes, content as seeded", arns[k], len(body))
+	p.Printf("verify: DescribeReplicator %s → 200, %d bytes, content as seeded", arns[k], len(body))
 
-	prefix := bench.ReplicatorName(k)[:10]
+	prefix := ReplicatorName(k)[:10]
 	expect := 0
 	for i := range arns {
-		if strings.HasPrefix(bench.ReplicatorName(i), prefix) {
+		if strings.HasPrefix(ReplicatorName(i), prefix) {
 			expect++
 		}
 	}
@@ -635,7 +606,7 @@ func verify(ctx context.Context, load bench.LoadConfig, arns, escaped []string, 
 	if err := json.Unmarshal(body, &l); err != nil || len(l.Replicators) != min(expect, 10) {
 		return fmt.Errorf("verify ListReplicators: want %d replicators, got (%v): %.300s", min(expect, 10), err, body)
 	}
-	p.printf("verify: ListReplicators filter %s → 200, %d replicators, %d bytes", prefix, len(l.Replicators), len(body))
+	p.Printf("verify: ListReplicators filter %s → 200, %d replicators, %d bytes", prefix, len(l.Replicators), len(body))
 
 	bad := load
 	bad.Signer = bench.NewSigner(load.Signer.AccessKeyID, "wrong-secret", load.Signer.Region, load.Signer.Service)
@@ -646,7 +617,7 @@ func verify(ctx context.Context, load bench.LoadConfig, arns, escaped []string, 
 	if status == http.StatusOK {
 		return errors.New("verify: a request signed with a wrong secret got 200: authentication is not enforced")
 	}
-	p.printf("verify: wrong signature → HTTP %d (%s)", status, strings.TrimSpace(truncate(string(body), 120)))
+	p.Printf("verify: wrong signature → HTTP %d (%s)", status, strings.TrimSpace(truncate(string(body), 120)))
 	return nil
 }
 
@@ -667,7 +638,7 @@ func watchCPU(w bench.CPUWatch, skip, d time.Duration, cores int) <-chan bench.C
 }
 
 // ticker prints a line every 10 s of a long phase.
-func ticker(p *progress, name string, total time.Duration) func() {
+func ticker(p *bench.Progress, name string, total time.Duration) func() {
 	if total < 15*time.Second {
 		return func() {}
 	}
@@ -681,7 +652,7 @@ func ticker(p *progress, name string, total time.Duration) func() {
 			case <-done:
 				return
 			case <-t.C:
-				p.printf("phase %s: running, %.0fs of %.0fs", name, time.Since(start).Seconds(), total.Seconds())
+				p.Printf("phase %s: running, %.0fs of %.0fs", name, time.Since(start).Seconds(), total.Seconds())
 			}
 		}
 	}()

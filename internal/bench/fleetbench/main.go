@@ -1,24 +1,4 @@
-// Command fleetbench measures the control plane's lease protocol at fleet
-// scale, in one run on one machine: a throwaway PostgreSQL (or
-// -database-url), the control plane in this process on a loopback port
-// (worker API + scheduler, as `replicator serve` runs them), -jobs jobs and
-// -workers simulated workers that use the real worker client. It reports
-//
-//   - leases granted per second (closed-loop acquire until every job is
-//     leased);
-//   - heartbeat requests and lease renewals per second, with latency, at
-//     the full load and at 5 leases per worker (the testing guide's figure);
-//   - failover: p50/p95/max time from a worker's death to all its jobs
-//     leased by other workers (-kills deaths, one at a time);
-//
-// as a markdown table (metric | measured | goal | met?) on stdout and in
-// -out, with details and the machine it ran on. Progress goes to stderr.
-// Everything it started is stopped on exit, also on Ctrl-C.
-//
-//	go run ./cmd/fleetbench                                   # 10,000 jobs, 200 workers (a few minutes)
-//	go run ./cmd/fleetbench -jobs 1000 -workers 20 -duration 5s -kills 3
-//	go run ./cmd/fleetbench -cpuprofile /tmp/fleet            # then go tool pprof /tmp/fleet-heartbeats-full.pprof
-package main
+package fleetbench
 
 import (
 	"context"
@@ -32,7 +12,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/openreplicator/replicator/internal/fleetbench"
 )
 
 type multiFlag []string
@@ -40,9 +19,11 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-func main() {
+// Main runs the benchmark with the command-line arguments args (after the
+// subcommand) and returns the exit code.
+func Main(args []string) int {
 	var (
-		c          fleetbench.Config
+		c          Config
 		out        string
 		pgSettings multiFlag
 		verbose    bool
@@ -69,22 +50,22 @@ func main() {
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write a CPU profile of each heartbeat phase to PREFIX-<phase>.pprof")
 	fs.DurationVar(&c.GrantTimeout, "grant-timeout", 5*time.Minute, "give up when the jobs are not all leased by then")
 	fs.BoolVar(&verbose, "v", false, "log the control plane's warnings")
-	_ = fs.Parse(os.Args[1:])
+	_ = fs.Parse(args)
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "fleetbench: unexpected arguments %q\n", fs.Args())
-		os.Exit(2)
+		return 2
 	}
 	c.PGSettings = pgSettings
 	if pgLog != "" {
 		f, err := os.Create(pgLog)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "fleetbench: %v\n", err)
-			os.Exit(1)
+			return 1
 		}
 		defer f.Close()
 		c.PGLog = f
 	}
-	c.Command = fleetbench.CommandLine(os.Args[1:])
+	c.Command = CommandLine(args)
 	c.Progress = os.Stderr
 	if verbose {
 		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
@@ -100,7 +81,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "fleetbench: interrupted; cleaning up (Ctrl-C again to exit at once)")
 		}
 	}()
-	res, err := fleetbench.Run(ctx, c)
+	res, err := Run(ctx, c)
 	close(finished)
 	stop()
 	if res != nil && res.Grant != nil {
@@ -109,7 +90,7 @@ func main() {
 		if out != "" {
 			if werr := os.WriteFile(out, []byte(report), 0o644); werr != nil {
 				fmt.Fprintf(os.Stderr, "fleetbench: %v\n", werr)
-				os.Exit(1)
+				return 1
 			}
 			fmt.Fprintf(os.Stderr, "fleetbench: report written to %s\n", out)
 		}
@@ -117,9 +98,10 @@ func main() {
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
 			fmt.Fprintln(os.Stderr, "fleetbench: interrupted")
-			os.Exit(130)
+			return 130
 		}
 		fmt.Fprintf(os.Stderr, "fleetbench: %v\n", err)
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }

@@ -1,4 +1,4 @@
-package bench
+package apibench
 
 import (
 	"bufio"
@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/openreplicator/replicator/internal/bench"
 )
 
 // PgConn is where pgbench connects.
@@ -59,7 +61,7 @@ func PgbenchInit(ctx context.Context, bin string, c PgConn, scale int) error {
 	args := append([]string{"-i", "-q", "-s", strconv.Itoa(scale)}, c.args()...)
 	cmd := exec.CommandContext(ctx, bin, append(args, c.Database)...)
 	cmd.Env = c.env()
-	setChildAttrs(cmd)
+	bench.SetChildAttrs(cmd)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("pgbench -i: %w\n%s", err, tail(out, 2000))
@@ -72,7 +74,7 @@ func PgbenchDrop(ctx context.Context, bin string, c PgConn) error {
 	args := append([]string{"-i", "-I", "d"}, c.args()...)
 	cmd := exec.CommandContext(ctx, bin, append(args, c.Database)...)
 	cmd.Env = c.env()
-	setChildAttrs(cmd)
+	bench.SetChildAttrs(cmd)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("pgbench -i -I d: %w\n%s", err, tail(out, 2000))
@@ -88,7 +90,7 @@ type PgbenchResult struct {
 	LatencyAvg       time.Duration // as pgbench reports it
 	Transactions     uint64
 	Failed           uint64
-	Hist             Histogram // from the sampled per-transaction log
+	Hist             bench.Histogram // from the sampled per-transaction log
 	Sampled          uint64
 	Output           string
 	Args             []string
@@ -114,7 +116,7 @@ func PgbenchSelect(ctx context.Context, bin string, c PgConn, clients, threads i
 	args = append(args, c.Database)
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = c.env()
-	setChildAttrs(cmd)
+	bench.SetChildAttrs(cmd)
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Run(); err != nil {
@@ -173,7 +175,7 @@ func ParsePgbench(out string) (PgbenchResult, error) {
 
 // readPgbenchLog adds the latencies (third field, µs) of a per-transaction
 // log: "client_id transaction_no time script_no time_epoch time_us ...".
-func readPgbenchLog(path string, h *Histogram) error {
+func readPgbenchLog(path string, h *bench.Histogram) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package main
+package replbench
 
 import (
 	"bufio"
@@ -247,7 +247,7 @@ func steadyWindow(procs []*perfProc, warm int) (from, to time.Time, ok bool) {
 // -limit-steady long. If a consumer runs out of records before that, the
 // source topic is topped up and the measurement is run again with fresh
 // processes.
-func (b *bench) limit(ctx context.Context, srcTopic, dstTopic string, have int64, cl clients) limitResult {
+func (b *harness) limit(ctx context.Context, srcTopic, dstTopic string, have int64, cl clients) limitResult {
 	np, nc := max(cl.producers, 1), max(cl.consumers, 1)
 	warm := max(b.limitWarm, 1)
 	res := limitResult{Producers: np, Consumers: nc, RecordSize: b.recordSize, WarmIntervals: warm, SourceRecords: have,
@@ -540,7 +540,7 @@ func lastProduceRate(procs []*perfProc) float64 {
 
 // consumerQuota sets the consumer_byte_rate quota of clientID on the source
 // (at least 1 MiB/s); 0 removes it.
-func (b *bench) consumerQuota(ctx context.Context, clientID string, bytesPerSec float64) error {
+func (b *harness) consumerQuota(ctx context.Context, clientID string, bytesPerSec float64) error {
 	// The broker takes whole bytes only.
 	op := kadm.AlterClientQuotaOp{Key: "consumer_byte_rate", Value: math.Floor(max(bytesPerSec, 1<<20))}
 	if bytesPerSec == 0 {
@@ -571,7 +571,7 @@ func allReported(procs []*perfProc) bool {
 }
 
 // committed is the sum of the committed offsets of group on the source.
-func (b *bench) committed(ctx context.Context, group string) int64 {
+func (b *harness) committed(ctx context.Context, group string) int64 {
 	var sum int64
 	for range 10 {
 		offs, err := b.srcAdm.FetchOffsets(ctx, group)

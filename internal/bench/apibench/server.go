@@ -1,4 +1,4 @@
-package bench
+package apibench
 
 import (
 	"bufio"
@@ -21,6 +21,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/openreplicator/replicator/api"
+	"github.com/openreplicator/replicator/internal/bench"
 	"github.com/openreplicator/replicator/pkg/postgres"
 	"github.com/openreplicator/replicator/pkg/scheduler"
 	"github.com/openreplicator/replicator/pkg/sigv4"
@@ -50,7 +51,7 @@ func ModuleRoot(ctx context.Context) (string, error) {
 func BuildReplicator(ctx context.Context, moduleDir, out string) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/replicator")
 	cmd.Dir = moduleDir
-	setChildAttrs(cmd)
+	bench.SetChildAttrs(cmd)
 	b, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("go build ./cmd/replicator: %w\n%s", err, tail(b, 4000))
@@ -112,7 +113,7 @@ func StartServe(ctx context.Context, bin string, c ServeConfig) (*ServeProcess, 
 	)
 	p := &ServeProcess{cmd: cmd, addr: addr, done: make(chan struct{}), logs: newLineSink(c.Log, "serve: ", 20)}
 	cmd.Stdout, cmd.Stderr = p.logs, p.logs
-	setChildAttrs(cmd)
+	bench.SetChildAttrs(cmd)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s serve: %w", bin, err)
 	}
