@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/openreplicator/replicator/pkg/sigv4"
 )
 
 // NewClient returns a keep-alive HTTP client for clients concurrent
@@ -42,7 +44,7 @@ type Scenario struct {
 type LoadConfig struct {
 	BaseURL  string // http://127.0.0.1:PORT
 	Client   *http.Client
-	Signer   *Signer
+	Signer   *sigv4.Signer
 	Clients  int
 	Warmup   time.Duration
 	Duration time.Duration

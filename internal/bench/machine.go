@@ -56,4 +56,3 @@ func DescribeMachine() Machine {
 	}
 	return m
 }
-

@@ -44,6 +44,7 @@ import (
 	"github.com/openreplicator/replicator/internal/bench"
 	"github.com/openreplicator/replicator/pkg/pgserver"
 	"github.com/openreplicator/replicator/pkg/postgres"
+	"github.com/openreplicator/replicator/pkg/sigv4"
 )
 
 type config struct {
@@ -328,7 +329,7 @@ func runBench(ctx context.Context, c config, p *bench.Progress, cleanups *[]func
 	p.Printf("api: ready at %s", server.URL())
 
 	client := bench.NewClient(c.clients)
-	signer := bench.NewSigner(accessKey, secret, region, "kafka")
+	signer := sigv4.NewSigner(accessKey, secret, region, "kafka")
 	load := bench.LoadConfig{BaseURL: server.URL(), Client: client, Signer: signer, Clients: c.clients, Warmup: c.warmup, Duration: c.duration}
 
 	escaped := make([]string, len(arns))
@@ -609,7 +610,7 @@ func verify(ctx context.Context, load bench.LoadConfig, arns, escaped []string, 
 	p.Printf("verify: ListReplicators filter %s → 200, %d replicators, %d bytes", prefix, len(l.Replicators), len(body))
 
 	bad := load
-	bad.Signer = bench.NewSigner(load.Signer.AccessKeyID, "wrong-secret", load.Signer.Region, load.Signer.Service)
+	bad.Signer = sigv4.NewSigner(load.Signer.AccessKeyID, "wrong-secret", load.Signer.Region, load.Signer.Service)
 	status, body, err = bench.Get(ctx, bad, escaped[k], "")
 	if err != nil {
 		return fmt.Errorf("verify wrong signature: %w", err)

@@ -19,7 +19,7 @@ func signedDescribe(b *testing.B) (*http.Request, *sigv4.Verifier) {
 	r := NewReplicator("123456789012", "us-east-1", 42)
 	req := httptest.NewRequest(http.MethodGet, "/replication/v1/replicators/"+bench.EscapeLabel(r.ARN.String()), nil)
 	req.Host = "127.0.0.1:8080"
-	s := bench.NewSigner("AKIDBENCH", "secret", "us-east-1", "kafka")
+	s := sigv4.NewSigner("AKIDBENCH", "secret", "us-east-1", "kafka")
 	s.Sign(req, time.Now())
 	v := sigv4.NewVerifier("us-east-1", "kafka", []sigv4.Key{{AccessKeyID: "AKIDBENCH", SecretAccessKey: "secret", AccountID: "123456789012"}})
 	if _, err := v.Verify(req, nil); err != nil {
@@ -42,7 +42,7 @@ func BenchmarkVerify(b *testing.B) {
 // BenchmarkSign is the client's signature with the cached key.
 func BenchmarkSign(b *testing.B) {
 	req, _ := signedDescribe(b)
-	s := bench.NewSigner("AKIDBENCH", "secret", "us-east-1", "kafka")
+	s := sigv4.NewSigner("AKIDBENCH", "secret", "us-east-1", "kafka")
 	b.ReportAllocs()
 	for b.Loop() {
 		s.Sign(req, time.Now())

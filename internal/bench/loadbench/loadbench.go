@@ -58,6 +58,7 @@ import (
 
 	"github.com/openreplicator/replicator/internal/bench"
 	"github.com/openreplicator/replicator/pkg/replicator"
+	"github.com/openreplicator/replicator/pkg/sigv4"
 )
 
 type config struct {
@@ -173,7 +174,7 @@ func run(ctx context.Context, c config) (bool, error) {
 		}
 	}()
 
-	signer := bench.NewSigner(c.key, c.secret, c.region, "kafka")
+	signer := sigv4.NewSigner(c.key, c.secret, c.region, "kafka")
 	label := bench.EscapeLabel(arn)
 	statusURL := c.endpoint + "/replication/v1/replicators/" + label + "/status"
 	ctl := bench.NewClient(4)
@@ -418,7 +419,7 @@ type job struct {
 // due at start + i/rate. Due requests queue for the next free client (each
 // client owns one keep-alive connection); latency runs from the due time to
 // the end of the response.
-func openLoop(ctx context.Context, c config, signer *bench.Signer, next func(*rand.Rand) (op, path, query string)) loadResult {
+func openLoop(ctx context.Context, c config, signer *sigv4.Signer, next func(*rand.Rand) (op, path, query string)) loadResult {
 	type workerRes struct {
 		ok, errs uint64
 		hist     bench.Histogram
@@ -538,7 +539,7 @@ func oneConnClient() *http.Client {
 
 // send sends one signed GET and drains the response: the status (0 on a
 // transport error), an error kind and a detail line.
-func send(ctx context.Context, cl *http.Client, signer *bench.Signer, endpoint, path, query string) (int, string, string) {
+func send(ctx context.Context, cl *http.Client, signer *sigv4.Signer, endpoint, path, query string) (int, string, string) {
 	u := endpoint + path
 	if query != "" {
 		u += "?" + query
@@ -579,7 +580,7 @@ type status struct {
 	} `json:"summary"`
 }
 
-func getStatus(ctx context.Context, cl *http.Client, signer *bench.Signer, u string) (status, error) {
+func getStatus(ctx context.Context, cl *http.Client, signer *sigv4.Signer, u string) (status, error) {
 	var st status
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
