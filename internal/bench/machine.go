@@ -9,20 +9,21 @@ import (
 	"strings"
 )
 
-// Machine describes where the benchmark ran.
+// Machine describes where a benchmark ran.
 type Machine struct {
-	NumCPU     int
+	CPUs       int
 	GOMAXPROCS int
 	CPUModel   string
-	MemTotal   string
-	Kernel     string
+	MemoryGiB  float64 // 0: unknown
+	Kernel     string  // "linux 6.18.44"
 	GoVersion  string
-	Postgres   string
+	Postgres   string // "PostgreSQL 15.18", set by the benchmarks that use one
 }
 
 // DescribeMachine reads /proc for the CPU model, memory and kernel.
 func DescribeMachine() Machine {
-	m := Machine{NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version()}
+	m := Machine{CPUs: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
+		CPUModel: "unknown (" + runtime.GOARCH + ")", Kernel: runtime.GOOS}
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
@@ -33,26 +34,26 @@ func DescribeMachine() Machine {
 		}
 		f.Close()
 	}
-	if m.CPUModel == "" {
-		m.CPUModel = "unknown (" + runtime.GOARCH + ")"
-	}
-	if f, err := os.Open("/proc/meminfo"); err == nil {
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "MemTotal:"); ok {
-				fields := strings.Fields(v)
-				if kb, err := strconv.ParseFloat(fields[0], 64); err == nil {
-					m.MemTotal = fmt.Sprintf("%.1f GiB", kb/(1<<20))
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if rest, ok := strings.CutPrefix(line, "MemTotal:"); ok {
+				if kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64); err == nil {
+					m.MemoryGiB = kb / (1 << 20)
 				}
-				break
 			}
 		}
-		f.Close()
 	}
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
-		m.Kernel = "Linux " + strings.TrimSpace(string(b))
-	} else {
-		m.Kernel = runtime.GOOS
+		m.Kernel += " " + strings.TrimSpace(string(b))
 	}
 	return m
+}
+
+// String is "2 CPUs (model), 24 GiB RAM, linux 6.18.44, go1.26.8".
+func (m Machine) String() string {
+	s := fmt.Sprintf("%d CPUs (%s)", m.CPUs, m.CPUModel)
+	if m.MemoryGiB > 0 {
+		s += fmt.Sprintf(", %.0f GiB RAM", m.MemoryGiB)
+	}
+	return s + ", " + m.Kernel + ", " + m.GoVersion
 }

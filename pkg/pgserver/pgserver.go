@@ -401,6 +401,9 @@ func (s *Server) Dir() string { return s.dir }
 // DataDir is the PostgreSQL data directory.
 func (s *Server) DataDir() string { return s.dataDir }
 
+// Pid is the process ID of the postmaster, 0 when it is not running.
+func (s *Server) Pid() int { return readPid(filepath.Join(s.dataDir, "postmaster.pid")) }
+
 // Stop stops the server (pg_ctl stop -m fast, then -m immediate, then
 // SIGKILL) and removes what Start created. It is idempotent: later calls
 // return the first call's result.

@@ -42,6 +42,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/openreplicator/replicator/internal/bench"
+	"github.com/openreplicator/replicator/internal/proc"
 	"github.com/openreplicator/replicator/pkg/pgserver"
 	"github.com/openreplicator/replicator/pkg/postgres"
 	"github.com/openreplicator/replicator/pkg/sigv4"
@@ -149,7 +150,7 @@ func runBench(ctx context.Context, c config, p *bench.Progress, cleanups *[]func
 	}
 	machine := bench.DescribeMachine()
 	p.Printf("apibench: %s", c.command)
-	p.Printf("machine: %d CPUs, %s, %s, %s", machine.NumCPU, machine.CPUModel, machine.MemTotal, machine.GoVersion)
+	p.Printf("machine: %s", machine)
 	if c.cpuProfile != "" && !c.inProcess {
 		p.Printf("note: -cpuprofile without -inprocess profiles only the load generator, not the server")
 	}
@@ -161,10 +162,10 @@ func runBench(ctx context.Context, c config, p *bench.Progress, cleanups *[]func
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	background := bgWatch.Usage(bg0, bgWatch.Snap(), machine.NumCPU)
+	background := bgWatch.Usage(bg0, bgWatch.Snap(), machine.CPUs)
 	p.Printf("background load: %s", background)
 	if background.OK && background.Machine >= 0.15 {
-		p.Printf("WARNING: the machine is not idle (%.2f of %d cores busy before we start anything); results will be pessimistic", background.Machine, machine.NumCPU)
+		p.Printf("WARNING: the machine is not idle (%.2f of %d cores busy before we start anything); results will be pessimistic", background.Machine, machine.CPUs)
 	}
 
 	// 1. PostgreSQL.
@@ -193,7 +194,7 @@ func runBench(ctx context.Context, c config, p *bench.Progress, cleanups *[]func
 			}
 		})
 		appURL, adminURL = srv.URL(), srv.AdminURL()
-		postmaster = bench.ReadPostmasterPid(srv.DataDir())
+		postmaster = srv.Pid()
 		pgBinDir, _ = pgserver.BinDir()
 		p.Printf("postgres: listening on 127.0.0.1:%d (postmaster pid %d, dir %s)", srv.Port(), postmaster, srv.Dir())
 	}
@@ -290,25 +291,21 @@ func runBench(ctx context.Context, c config, p *bench.Progress, cleanups *[]func
 		server = ip
 		serverDesc = "API: the `replicator serve` handler inside the apibench process (-inprocess): api.NewServer + api.SigV4 + postgres.Store"
 	} else {
+		dir, err := os.MkdirTemp("", "apibench-")
+		if err != nil {
+			return err
+		}
+		addCleanup(func() { _ = os.RemoveAll(dir) })
 		bin := c.replicatorBin
 		if bin == "" {
-			root, err := ModuleRoot(ctx)
-			if err != nil {
-				return err
-			}
-			dir, err := os.MkdirTemp("", "apibench-")
-			if err != nil {
-				return err
-			}
-			addCleanup(func() { _ = os.RemoveAll(dir) })
 			bin = filepath.Join(dir, "replicator")
 			p.Printf("api: go build -o %s ./cmd/replicator", bin)
-			if err := BuildReplicator(ctx, root, bin); err != nil {
+			if err := bench.BuildReplicator(ctx, bin); err != nil {
 				return err
 			}
 		}
-		p.Printf("api: starting %s serve", bin)
-		sp, err := StartServe(ctx, bin, serveCfg)
+		p.Printf("api: starting %s serve (log %s)", bin, filepath.Join(dir, "serve.log"))
+		sp, err := StartServe(bin, dir, serveCfg)
 		if err != nil {
 			return err
 		}
@@ -316,7 +313,7 @@ func runBench(ctx context.Context, c config, p *bench.Progress, cleanups *[]func
 		serverDesc = fmt.Sprintf("API: a separate `replicator serve` process (pid %d, log level warn, built from this tree)", servePid)
 		defer func() {
 			if n := sp.LogLines(); n > 0 {
-				p.Printf("api: the server wrote %d log lines at level warn or above", n)
+				p.Printf("api: the server wrote %d log lines at level warn or above; the last:\n%s", n, proc.Tail(sp.Log, 20))
 			}
 		}()
 	}
@@ -351,7 +348,7 @@ func runBench(ctx context.Context, c config, p *bench.Progress, cleanups *[]func
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	idle := cpuWatch.Usage(idle0, cpuWatch.Snap(), machine.NumCPU)
+	idle := cpuWatch.Usage(idle0, cpuWatch.Snap(), machine.CPUs)
 	p.Printf("idle: no requests for 3s: %s", idle)
 	rep := &Report{
 		Command:    c.command,
@@ -378,7 +375,7 @@ func runBench(ctx context.Context, c config, p *bench.Progress, cleanups *[]func
 		"Database: " + dbDesc + "; API and pgbench use the same server",
 		serverDesc + "; pgx pool max 16 connections",
 		idleLine,
-		fmt.Sprintf("Load: %d closed-loop workers over keep-alive HTTP/1.1, each request SigV4-signed (derived key cached per day); %s warm-up then %s measured per phase; phases run one after another; load generator, API and PostgreSQL share the %d CPUs", c.clients, c.warmup, c.duration, machine.NumCPU),
+		fmt.Sprintf("Load: %d closed-loop workers over keep-alive HTTP/1.1, each request SigV4-signed (derived key cached per day); %s warm-up then %s measured per phase; phases run one after another; load generator, API and PostgreSQL share the %d CPUs", c.clients, c.warmup, c.duration, machine.CPUs),
 	}
 
 	if want["pgbench"] {
@@ -394,7 +391,7 @@ func runBench(ctx context.Context, c config, p *bench.Progress, cleanups *[]func
 			return err
 		}
 		addCleanup(func() { _ = os.RemoveAll(logDir) })
-		cpuCh := watchCPU(cpuWatch, 0, c.duration, machine.NumCPU)
+		cpuCh := watchCPU(cpuWatch, 0, c.duration, machine.CPUs)
 		res, err := PgbenchSelect(ctx, pgbenchBin, pgConn, c.clients, 2, c.duration, 0.1, logDir)
 		if err != nil {
 			return err
@@ -447,7 +444,7 @@ func runBench(ctx context.Context, c config, p *bench.Progress, cleanups *[]func
 				return err
 			}
 		}
-		cpuCh := watchCPU(cpuWatch, c.warmup, c.duration, machine.NumCPU)
+		cpuCh := watchCPU(cpuWatch, c.warmup, c.duration, machine.CPUs)
 		stopTick := ticker(p, s.sc.Name, c.warmup+c.duration)
 		res := bench.Run(ctx, load, s.sc)
 		stopTick()
@@ -566,7 +563,7 @@ func checkpoint(ctx context.Context, url string) error {
 // answer.
 func verify(ctx context.Context, load bench.LoadConfig, arns, escaped []string, p *bench.Progress) error {
 	k := len(arns) / 2
-	status, body, err := bench.Get(ctx, load, escaped[k], "")
+	status, body, err := bench.Get(ctx, load.Client, load.Signer, load.BaseURL+escaped[k])
 	if err != nil {
 		return fmt.Errorf("verify DescribeReplicator: %w", err)
 	}
@@ -591,7 +588,7 @@ func verify(ctx context.Context, load bench.LoadConfig, arns, escaped []string, 
 			expect++
 		}
 	}
-	status, body, err = bench.Get(ctx, load, "/replication/v1/replicators", "maxResults=10&replicatorNameFilter="+prefix)
+	status, body, err = bench.Get(ctx, load.Client, load.Signer, load.BaseURL+"/replication/v1/replicators?maxResults=10&replicatorNameFilter="+prefix)
 	if err != nil {
 		return fmt.Errorf("verify ListReplicators: %w", err)
 	}
@@ -609,9 +606,8 @@ func verify(ctx context.Context, load bench.LoadConfig, arns, escaped []string, 
 	}
 	p.Printf("verify: ListReplicators filter %s → 200, %d replicators, %d bytes", prefix, len(l.Replicators), len(body))
 
-	bad := load
-	bad.Signer = sigv4.NewSigner(load.Signer.AccessKeyID, "wrong-secret", load.Signer.Region, load.Signer.Service)
-	status, body, err = bench.Get(ctx, bad, escaped[k], "")
+	bad := sigv4.NewSigner(load.Signer.AccessKeyID, "wrong-secret", load.Signer.Region, load.Signer.Service)
+	status, body, err = bench.Get(ctx, load.Client, bad, load.BaseURL+escaped[k])
 	if err != nil {
 		return fmt.Errorf("verify wrong signature: %w", err)
 	}

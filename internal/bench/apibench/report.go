@@ -2,7 +2,6 @@ package apibench
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -51,17 +50,7 @@ type PhaseCPU struct {
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2f", float64(d)/float64(time.Millisecond)) }
 
-func thousands(f float64) string {
-	s := strconv.FormatInt(int64(f+0.5), 10)
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+func thousands(f float64) string { return bench.Thousands(int64(f + 0.5)) }
 
 func metStr(ok bool) string {
 	if ok {
@@ -76,8 +65,8 @@ func (r *Report) Markdown() string {
 	m := r.Machine
 	b.WriteString("## API benchmark: MSK Replicator API vs. pgbench -S\n\n")
 	fmt.Fprintf(&b, "Command: `%s`\n\n", r.Command)
-	fmt.Fprintf(&b, "Machine: %d CPUs (nproc; GOMAXPROCS %d), %s, %s RAM, %s; Go %s; %s\n\n",
-		m.NumCPU, m.GOMAXPROCS, m.CPUModel, m.MemTotal, m.Kernel, m.GoVersion, m.Postgres)
+	fmt.Fprintf(&b, "Machine: %d CPUs (nproc; GOMAXPROCS %d), %s, %.1f GiB RAM, %s; Go %s; %s\n\n",
+		m.CPUs, m.GOMAXPROCS, m.CPUModel, m.MemoryGiB, m.Kernel, m.GoVersion, m.Postgres)
 	if len(r.Setup) > 0 {
 		for _, s := range r.Setup {
 			if s != "" {
@@ -110,7 +99,7 @@ func (r *Report) Markdown() string {
 		b.WriteString("Goal: not evaluated (the baseline or DescribeReplicator did not run).\n\n")
 	}
 	if len(r.CPU) > 0 {
-		fmt.Fprintf(&b, "CPU use during each measured window, in cores of %d (from /proc; \"other\" is everything not started by this benchmark):\n\n", m.NumCPU)
+		fmt.Fprintf(&b, "CPU use during each measured window, in cores of %d (from /proc; \"other\" is everything not started by this benchmark):\n\n", m.CPUs)
 		server := "API server"
 		self := "load generator"
 		if r.InProcess {
@@ -147,7 +136,7 @@ func (r *Report) Markdown() string {
 		b.WriteString("\nProcess CPU times come from /proc/PID/task/*/schedstat (time on CPU), the machine total and irq from /proc/stat; µs/req = cores × 10⁶ / requests per second.\n\n")
 	}
 	if bg := r.Background; bg != nil && bg.OK {
-		fmt.Fprintf(&b, "Background load before the run: %.2f of %d cores busy", bg.Machine, m.NumCPU)
+		fmt.Fprintf(&b, "Background load before the run: %.2f of %d cores busy", bg.Machine, m.CPUs)
 		if d := bg.OtherDetail(); d != "" {
 			fmt.Fprintf(&b, " (%s)", d)
 		}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/openreplicator/replicator/api"
+	"github.com/openreplicator/replicator/internal/bench"
 	"github.com/openreplicator/replicator/pkg/pgserver"
 	"github.com/openreplicator/replicator/pkg/postgres"
 	"github.com/openreplicator/replicator/pkg/replicator"
@@ -41,7 +43,7 @@ type env struct {
 	baseURL     string
 	stopSched   context.CancelFunc
 	schedDone   chan struct{}
-	postmaster  int
+	cpu         bench.CPUWatch // PostmasterPid set when the server runs here
 	pgVersion   string
 	pgStats     bool
 	poolMax     int32
@@ -69,7 +71,7 @@ func startEnv(ctx context.Context, cfg *Config, log *slog.Logger) (e *env, err e
 			return e, err
 		}
 		e.dbURL = e.pg.URL()
-		e.postmaster = postmasterPID(e.pg.DataDir())
+		e.cpu.PostmasterPid = e.pg.Pid()
 	}
 	if err := postgres.Migrate(ctx, e.dbURL, nil); err != nil {
 		return e, err
@@ -131,6 +133,31 @@ func startEnv(ctx context.Context, cfg *Config, log *slog.Logger) (e *env, err e
 	progress(cfg, "setup: PostgreSQL %s, store pool of %d connections, control plane at %s (lease TTL %s)",
 		e.pgVersion, e.poolMax, e.baseURL, cfg.TTL)
 	return e, nil
+}
+
+// cpuUse is the CPU use of a phase, in cores: this process (the control
+// plane and the simulated workers), PostgreSQL when it runs on this
+// machine, and everything else.
+type cpuUse struct {
+	bench.CPUUsage
+	PGKnown bool
+}
+
+func (u cpuUse) String() string {
+	s := fmt.Sprintf("fleetbench process (control plane + simulated workers) %.2f cores", u.Self)
+	if u.PGKnown {
+		s += fmt.Sprintf(", PostgreSQL %.2f cores", u.Postgres)
+	}
+	if u.OK {
+		s += fmt.Sprintf(", other processes %.2f cores", u.Other)
+	}
+	return s
+}
+
+// cpuSince is the CPU use from a to now.
+func (e *env) cpuSince(a bench.CPUSnap) cpuUse {
+	u := e.cpu.Usage(a, e.cpu.Snap(), runtime.NumCPU())
+	return cpuUse{CPUUsage: u, PGKnown: u.OK && e.cpu.PostmasterPid > 0}
 }
 
 func withQuery(raw, k, v string) (string, error) {

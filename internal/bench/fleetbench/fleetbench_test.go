@@ -27,24 +27,6 @@ func TestQuantile(t *testing.T) {
 	}
 }
 
-func TestThousands(t *testing.T) {
-	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 1234567: "1,234,567", -2500: "-2,500"} {
-		if got := thousands(n); got != want {
-			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
-func TestCommandLineRedactsPasswords(t *testing.T) {
-	got := CommandLine([]string{"-jobs", "100", "-database-url=postgres://u:secret@db/x", "-out", "a b.md"})
-	if strings.Contains(got, "secret") {
-		t.Fatalf("password in %q", got)
-	}
-	if !strings.HasPrefix(got, "go run ./cmd/bench fleet -jobs 100 ") || !strings.Contains(got, "'a b.md'") {
-		t.Fatalf("command line %q", got)
-	}
-}
-
 // TestRunSmall runs every phase at a tiny scale against a test database.
 func TestRunSmall(t *testing.T) {
 	if testing.Short() {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/openreplicator/replicator/internal/bench"
 )
 
 type multiFlag []string
@@ -64,7 +66,7 @@ func Main(args []string) int {
 		defer f.Close()
 		c.PGLog = f
 	}
-	c.Command = CommandLine(args)
+	c.Command = bench.CommandLine(append([]string{"fleet"}, args...))
 	c.Progress = os.Stderr
 	if verbose {
 		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))

@@ -7,9 +7,12 @@ import (
 	"math/rand/v2"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/openreplicator/replicator/internal/bench"
 )
 
 // fleetRun is the simulated fleet and what the phases share.
@@ -121,10 +124,10 @@ type GrantResult struct {
 	Requests   int64         // acquire requests
 	Elapsed    time.Duration // until every job was leased
 	Complete   bool
-	Latency    []time.Duration // acquire latency, sorted
-	Heartbeats int64           // heartbeats sent meanwhile (leases must not expire)
-	Errors     int64           // non-2xx answers and transport errors
-	Shed       int64           // acquires the control plane shed (503, Retry-After)
+	Latency    *bench.Histogram // acquire latency
+	Heartbeats int64            // heartbeats sent meanwhile (leases must not expire)
+	Errors     int64            // non-2xx answers and transport errors
+	Shed       int64            // acquires the control plane shed (503, Retry-After)
 	Lost       int64
 	Revoked    int64
 	MinHeld    int
@@ -150,9 +153,9 @@ func (f *fleetRun) grant(ctx context.Context, name string) (*GrantResult, error)
 	res := &GrantResult{Name: name, Target: target}
 	already := f.owners.count()
 	progress(f.cfg, "[%s] %d workers ask for jobs until all %s are leased (share %d each; %d leased now)",
-		name, len(f.live()), thousands(int64(target)), share, already)
+		name, len(f.live()), bench.Thousands(int64(target)), share, already)
 	var (
-		lat                                               latencies
+		lat                                               bench.Recorder
 		granted, requests, hbs, errs, shed, lost, revoked atomic.Int64
 		doneAt                                            atomic.Int64
 	)
@@ -160,11 +163,11 @@ func (f *fleetRun) grant(ctx context.Context, name string) (*GrantResult, error)
 	defer cancel()
 	f.env.resetSQLStats(ctx)
 	tables0 := f.env.tableStats(ctx)
-	cpu0 := sampleCPU(f.env.postmaster)
+	cpu0 := f.env.cpu.Snap()
 	start := time.Now()
 	stop := f.ticker(gctx, 2*time.Second, func(el time.Duration) {
 		progress(f.cfg, "[%s] %s: %s/%s leased, leases granted %s", name, secs(el),
-			thousands(int64(f.owners.count())), thousands(int64(target)), rate(granted.Load(), el))
+			bench.Thousands(int64(f.owners.count())), bench.Thousands(int64(target)), rate(granted.Load(), el))
 	})
 	var wg sync.WaitGroup
 	for _, w := range f.live() {
@@ -200,7 +203,7 @@ func (f *fleetRun) grant(ctx context.Context, name string) (*GrantResult, error)
 						continue
 					}
 					requests.Add(1)
-					lat.add(d)
+					lat.Record(d)
 					granted.Add(int64(n))
 					if f.owners.count() >= target {
 						doneAt.CompareAndSwap(0, int64(time.Since(start)))
@@ -217,7 +220,7 @@ func (f *fleetRun) grant(ctx context.Context, name string) (*GrantResult, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	res.CPU = cpuBetween(cpu0, sampleCPU(f.env.postmaster))
+	res.CPU = f.env.cpuSince(cpu0)
 	res.TopSQL = f.env.topSQL(ctx, 6)
 	res.Tables = tableDelta(tables0, f.env.tableStats(ctx))
 	res.Complete = f.owners.count() >= target
@@ -227,14 +230,14 @@ func (f *fleetRun) grant(ctx context.Context, name string) (*GrantResult, error)
 	}
 	res.Granted, res.Requests, res.Heartbeats = granted.Load(), requests.Load(), hbs.Load()
 	res.Errors, res.Shed, res.Lost, res.Revoked = errs.Load(), shed.Load(), lost.Load(), revoked.Load()
-	res.Latency = lat.sorted()
+	res.Latency = lat.Histogram()
 	res.MinHeld, res.MaxHeld = f.spread()
 	if res.DBLeased, err = f.env.leasedNow(ctx); err != nil {
 		return nil, err
 	}
 	progress(f.cfg, "[%s] %s leases granted in %s (%s; %s acquire requests, p50 %s, p99 %s; %s shed); each worker holds %d to %d; database: %s leased",
-		name, thousands(res.Granted), secs(res.Elapsed), rate(res.Granted, res.Elapsed), thousands(res.Requests),
-		ms(quantile(res.Latency, .5)), ms(quantile(res.Latency, .99)), thousands(res.Shed), res.MinHeld, res.MaxHeld, thousands(int64(res.DBLeased)))
+		name, bench.Thousands(res.Granted), secs(res.Elapsed), rate(res.Granted, res.Elapsed), bench.Thousands(res.Requests),
+		ms(res.Latency.Quantile(.5)), ms(res.Latency.Quantile(.99)), bench.Thousands(res.Shed), res.MinHeld, res.MaxHeld, bench.Thousands(int64(res.DBLeased)))
 	if !res.Complete {
 		return res, fmt.Errorf("%s: only %d of %d jobs leased within %s", name, f.owners.count(), target, f.cfg.GrantTimeout)
 	}
@@ -265,7 +268,7 @@ type HeartbeatResult struct {
 	Errors    int64 // whole phase, warm-up included
 	Lost      int64
 	Revoked   int64
-	Latency   []time.Duration
+	Latency   *bench.Histogram
 	CPU       cpuUse
 	TopSQL    []sqlStat
 	Profile   string
@@ -288,10 +291,10 @@ func (f *fleetRun) heartbeats(ctx context.Context, name, profile string) (*Heart
 	}
 	res.BodyBytes = f.bodySize(ws)
 	progress(f.cfg, "[%s] %d workers heartbeat %s leases (%.1f each) back to back: %s warm-up, %s measured",
-		name, res.Workers, thousands(int64(res.Leases)), res.PerWorker(), f.cfg.Warmup, f.cfg.Duration)
+		name, res.Workers, bench.Thousands(int64(res.Leases)), res.PerWorker(), f.cfg.Warmup, f.cfg.Duration)
 	var (
 		recording                               atomic.Bool
-		lat                                     latencies
+		lat                                     bench.Recorder
 		requests, renewals, errs, lost, revoked atomic.Int64
 	)
 	hctx, cancel := context.WithCancel(ctx)
@@ -315,7 +318,7 @@ func (f *fleetRun) heartbeats(ctx context.Context, name, profile string) (*Heart
 					if recording.Load() {
 						requests.Add(1)
 						renewals.Add(int64(o.renewed))
-						lat.add(o.latency)
+						lat.Record(o.latency)
 					}
 				}
 			})
@@ -340,7 +343,7 @@ func (f *fleetRun) heartbeats(ctx context.Context, name, profile string) (*Heart
 		res.Profile = profile
 	}
 	tables0 := f.env.tableStats(ctx)
-	cpu0 := sampleCPU(f.env.postmaster)
+	cpu0 := f.env.cpu.Snap()
 	start := time.Now()
 	recording.Store(true)
 	var lastN int64
@@ -355,7 +358,7 @@ func (f *fleetRun) heartbeats(ctx context.Context, name, profile string) (*Heart
 	recording.Store(false)
 	res.Window = time.Since(start)
 	stop()
-	res.CPU = cpuBetween(cpu0, sampleCPU(f.env.postmaster))
+	res.CPU = f.env.cpuSince(cpu0)
 	if prof != nil {
 		pprof.StopCPUProfile()
 		prof.Close()
@@ -369,10 +372,10 @@ func (f *fleetRun) heartbeats(ctx context.Context, name, profile string) (*Heart
 	res.Tables = tableDelta(tables0, f.env.tableStats(ctx))
 	res.Requests, res.Renewals = requests.Load(), renewals.Load()
 	res.Errors, res.Lost, res.Revoked = errs.Load(), lost.Load(), revoked.Load()
-	res.Latency = lat.sorted()
+	res.Latency = lat.Histogram()
 	progress(f.cfg, "[%s] heartbeats %s, lease renewals %s, p50 %s, p99 %s; errors %d, lost leases %d; CPU: %s",
-		name, rate(res.Requests, res.Window), rate(res.Renewals, res.Window), ms(quantile(res.Latency, .5)),
-		ms(quantile(res.Latency, .99)), res.Errors, res.Lost, res.CPU)
+		name, rate(res.Requests, res.Window), rate(res.Renewals, res.Window), ms(res.Latency.Quantile(.5)),
+		ms(res.Latency.Quantile(.99)), res.Errors, res.Lost, res.CPU)
 	return res, nil
 }
 
@@ -434,7 +437,7 @@ func (f *fleetRun) trim(ctx context.Context, keep int) (*TrimResult, error) {
 		return nil, err
 	}
 	progress(f.cfg, "[release] workers gave back %s leases in %d requests (%s), keeping %d each",
-		thousands(int64(res.Released)), res.Requests, secs(res.Took), keep)
+		bench.Thousands(int64(res.Released)), res.Requests, secs(res.Took), keep)
 	return res, nil
 }
 
@@ -461,8 +464,8 @@ type FailoverResult struct {
 	Heartbeats int64
 	Acquires   int64
 	Granted    int64
-	HBLatency  []time.Duration
-	AcqLatency []time.Duration
+	HBLatency  *bench.Histogram
+	AcqLatency *bench.Histogram
 	Errors     int64
 	Shed       int64 // acquires the control plane shed (503, Retry-After)
 	Lost       int64
@@ -479,7 +482,7 @@ type FailoverResult struct {
 func (f *fleetRun) failover(ctx context.Context) (*FailoverResult, error) {
 	res := &FailoverResult{Workers: len(f.live())}
 	var (
-		hbLat, acqLat                                 latencies
+		hbLat, acqLat                                 bench.Recorder
 		hbs, acqs, granted, errs, shed, lost, revoked atomic.Int64
 	)
 	progress(f.cfg, "[failover] %d workers at their normal cadence (heartbeat every %s, acquire every 500 ms); %d kills, one at a time",
@@ -503,7 +506,7 @@ func (f *fleetRun) failover(ctx context.Context) (*FailoverResult, error) {
 						return
 					}
 					hbs.Add(1)
-					hbLat.add(o.latency)
+					hbLat.Record(o.latency)
 					lost.Add(int64(o.lost))
 					revoked.Add(int64(o.revoked))
 				}
@@ -537,7 +540,7 @@ func (f *fleetRun) failover(ctx context.Context) (*FailoverResult, error) {
 							continue
 						}
 						acqs.Add(1)
-						acqLat.add(d)
+						acqLat.Record(d)
 						granted.Add(int64(n))
 						if n > 0 {
 							heartbeat() // report at once, as workers.Worker does
@@ -555,7 +558,7 @@ func (f *fleetRun) failover(ctx context.Context) (*FailoverResult, error) {
 	defer cancelAll()
 
 	tables0 := f.env.tableStats(ctx)
-	cpu0 := sampleCPU(f.env.postmaster)
+	cpu0 := f.env.cpu.Snap()
 	if !sleep(ctx, 2*f.hbEvery+time.Second) {
 		return nil, ctx.Err()
 	}
@@ -621,7 +624,7 @@ func (f *fleetRun) failover(ctx context.Context) (*FailoverResult, error) {
 		progress(f.cfg, "[failover] kill %d/%d: %s held %d jobs; its leases expired %s after the kill; %s (last grant seen by a worker at %s)",
 			k+1, f.cfg.Kills, victim.id, len(ids), secs(kr.Expired), status, secs(kr.LastGrant))
 	}
-	res.CPU = cpuBetween(cpu0, sampleCPU(f.env.postmaster))
+	res.CPU = f.env.cpuSince(cpu0)
 	res.Tables = tableDelta(tables0, f.env.tableStats(ctx))
 	cancelAll()
 	wg.Wait()
@@ -631,10 +634,10 @@ func (f *fleetRun) failover(ctx context.Context) (*FailoverResult, error) {
 	for _, k := range res.Kills {
 		res.Failovers = append(res.Failovers, k.Failover)
 	}
-	sortDurations(res.Failovers)
+	slices.Sort(res.Failovers)
 	res.Heartbeats, res.Acquires, res.Granted = hbs.Load(), acqs.Load(), granted.Load()
 	res.Errors, res.Shed, res.Lost, res.Revoked = errs.Load(), shed.Load(), lost.Load(), revoked.Load()
-	res.HBLatency, res.AcqLatency = hbLat.sorted(), acqLat.sorted()
+	res.HBLatency, res.AcqLatency = hbLat.Histogram(), acqLat.Histogram()
 	return res, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/openreplicator/replicator/api"
+	"github.com/openreplicator/replicator/internal/bench"
 )
 
 // heartbeatGoal is the issue's goal for heartbeat requests per second.
@@ -26,7 +27,7 @@ func (r *Result) Markdown() string {
 	var b strings.Builder
 	c := r.Config
 	p := func(format string, args ...any) { fmt.Fprintf(&b, format, args...) }
-	p("# Fleet benchmark: %s jobs, %d simulated workers, one PostgreSQL\n\n", thousands(int64(c.Jobs)), c.Workers)
+	p("# Fleet benchmark: %s jobs, %d simulated workers, one PostgreSQL\n\n", bench.Thousands(int64(c.Jobs)), c.Workers)
 	p("Command: `%s`\n\n", c.Command)
 	if r.Interrupted {
 		p("**Interrupted: only the phases shown here completed.**\n\n")
@@ -49,7 +50,7 @@ func (r *Result) Markdown() string {
 	p("| metric | measured | goal | met? |\n|---|---|---|---|\n")
 	if g := r.Grant; g != nil {
 		p("| leases granted/s (%s jobs to %d workers, closed-loop acquire) | %s (all leased in %s) | — | — |\n",
-			thousands(int64(g.Target)), c.Workers, rate(g.Granted, g.Elapsed), secs(g.Elapsed))
+			bench.Thousands(int64(g.Target)), c.Workers, rate(g.Granted, g.Elapsed), secs(g.Elapsed))
 	}
 	hbRows := func(h *HeartbeatResult, per string) {
 		if h == nil {
@@ -57,9 +58,9 @@ func (r *Result) Markdown() string {
 		}
 		rps := perSec(h.Requests, h.Window)
 		p("| heartbeat requests/s at %s (%d workers) | %s | ≥ %s/s | %s |\n", per, h.Workers, rate(h.Requests, h.Window),
-			thousands(heartbeatGoal), yesNo(rps >= heartbeatGoal))
+			bench.Thousands(heartbeatGoal), yesNo(rps >= heartbeatGoal))
 		p("| lease renewals/s at %s | %s | — | — |\n", per, rate(h.Renewals, h.Window))
-		p("| heartbeat latency p50 / p99 at %s | %s / %s | — | — |\n", per, ms(quantile(h.Latency, .5)), ms(quantile(h.Latency, .99)))
+		p("| heartbeat latency p50 / p99 at %s | %s / %s | — | — |\n", per, ms(h.Latency.Quantile(.5)), ms(h.Latency.Quantile(.99)))
 	}
 	hbRows(r.Small, fmt.Sprintf("%d leases/worker", c.SmallLeases))
 	if r.Full != nil {
@@ -74,7 +75,7 @@ func (r *Result) Markdown() string {
 	}
 	errs, lost := r.errorTotals()
 	p("| errors: non-2xx answers or transport errors / leases lost by live workers | %d / %d | 0 / 0 | %s |\n", errs, lost, yesNo(errs == 0 && lost == 0))
-	p("| acquires shed by the control plane (503 with Retry-After, asked again later; not errors) | %s | — | — |\n\n", thousands(r.shedTotal()))
+	p("| acquires shed by the control plane (503 with Retry-After, asked again later; not errors) | %s | — | — |\n\n", bench.Thousands(r.shedTotal()))
 
 	p("## Details\n\n")
 	sqlTable := func(stats []sqlStat) {
@@ -88,7 +89,7 @@ func (r *Result) Markdown() string {
 			if len(q) > 110 {
 				q = q[:110] + "…"
 			}
-			p("| %.0f%% | %s | %.2f ms | %s | `%s` |\n", 100*s.Share, thousands(s.Calls), s.MeanMS, thousands(s.Rows),
+			p("| %.0f%% | %s | %.2f ms | %s | `%s` |\n", 100*s.Share, bench.Thousands(s.Calls), s.MeanMS, bench.Thousands(s.Rows),
 				strings.ReplaceAll(q, "|", "\\|"))
 		}
 	}
@@ -103,7 +104,7 @@ func (r *Result) Markdown() string {
 				hot = fmt.Sprintf("%.0f%%", 100*float64(t.HOT)/float64(t.Updates))
 			}
 			parts = append(parts, fmt.Sprintf("%s %s updated (HOT %s), %s inserted, %s deleted; now %s live / %s dead rows, %.1f MB",
-				t.Name, thousands(t.Updates), hot, thousands(t.Inserts), thousands(t.Delete), thousands(t.Live), thousands(t.Dead),
+				t.Name, bench.Thousands(t.Updates), hot, bench.Thousands(t.Inserts), bench.Thousands(t.Delete), bench.Thousands(t.Live), bench.Thousands(t.Dead),
 				float64(t.Bytes)/(1<<20)))
 		}
 		p("- tables: %s\n", strings.Join(parts, "; "))
@@ -114,12 +115,12 @@ func (r *Result) Markdown() string {
 		}
 		p("### %s\n\n", title)
 		p("- %s leases granted in %s to %d workers: %s; %s acquire requests, latency p50 %s, p99 %s, max %s\n",
-			thousands(g.Granted), secs(g.Elapsed), c.Workers, rate(g.Granted, g.Elapsed), thousands(g.Requests),
-			ms(quantile(g.Latency, .5)), ms(quantile(g.Latency, .99)), ms(quantile(g.Latency, 1)))
+			bench.Thousands(g.Granted), secs(g.Elapsed), c.Workers, rate(g.Granted, g.Elapsed), bench.Thousands(g.Requests),
+			ms(g.Latency.Quantile(.5)), ms(g.Latency.Quantile(.99)), ms(g.Latency.Quantile(1)))
 		p("- afterwards each worker held %d to %d jobs; the database shows %s valid leases (want %s)\n",
-			g.MinHeld, g.MaxHeld, thousands(int64(g.DBLeased)), thousands(int64(g.Target)))
+			g.MinHeld, g.MaxHeld, bench.Thousands(int64(g.DBLeased)), bench.Thousands(int64(g.Target)))
 		p("- heartbeats sent meanwhile: %s; errors %d, leases lost %d, revoked %d; acquires shed (503, Retry-After) %s\n",
-			thousands(g.Heartbeats), g.Errors, g.Lost, g.Revoked, thousands(g.Shed))
+			bench.Thousands(g.Heartbeats), g.Errors, g.Lost, g.Revoked, bench.Thousands(g.Shed))
 		p("- CPU: %s\n", g.CPU)
 		sqlTable(g.TopSQL)
 		p("\n")
@@ -130,20 +131,20 @@ func (r *Result) Markdown() string {
 			return
 		}
 		p("### Heartbeats at %.1f leases per worker (closed loop)\n\n", h.PerWorker())
-		p("- %d workers holding %s leases; one heartbeat body is about %s bytes of JSON\n", h.Workers, thousands(int64(h.Leases)), thousands(int64(h.BodyBytes)))
-		p("- in %s: %s heartbeat requests (%s), %s lease renewals (%s)\n", secs(h.Window), thousands(h.Requests),
-			rate(h.Requests, h.Window), thousands(h.Renewals), rate(h.Renewals, h.Window))
-		p("- latency p50 %s, p90 %s, p99 %s, max %s\n", ms(quantile(h.Latency, .5)), ms(quantile(h.Latency, .9)),
-			ms(quantile(h.Latency, .99)), ms(quantile(h.Latency, 1)))
+		p("- %d workers holding %s leases; one heartbeat body is about %s bytes of JSON\n", h.Workers, bench.Thousands(int64(h.Leases)), bench.Thousands(int64(h.BodyBytes)))
+		p("- in %s: %s heartbeat requests (%s), %s lease renewals (%s)\n", secs(h.Window), bench.Thousands(h.Requests),
+			rate(h.Requests, h.Window), bench.Thousands(h.Renewals), rate(h.Renewals, h.Window))
+		p("- latency p50 %s, p90 %s, p99 %s, max %s\n", ms(h.Latency.Quantile(.5)), ms(h.Latency.Quantile(.9)),
+			ms(h.Latency.Quantile(.99)), ms(h.Latency.Quantile(1)))
 		p("- errors %d, leases lost %d, revoked %d (warm-up included)\n", h.Errors, h.Lost, h.Revoked)
 		p("- CPU: %s\n", h.CPU)
 		if h.Requests > 0 {
 			per := func(cores float64) float64 { return cores * h.Window.Seconds() / float64(h.Requests) * 1000 }
 			line := fmt.Sprintf("- CPU per heartbeat: fleetbench process %.2f ms (control plane and simulated workers)", per(h.CPU.Self))
 			if h.CPU.PGKnown {
-				total := per(h.CPU.Self) + per(h.CPU.PG)
+				total := per(h.CPU.Self) + per(h.CPU.Postgres)
 				line += fmt.Sprintf(", PostgreSQL %.2f ms; at that cost these %d CPUs, doing nothing else, would answer at most about %s heartbeats/s",
-					per(h.CPU.PG), r.Machine.CPUs, thousands(int64(float64(r.Machine.CPUs)*1000/total)))
+					per(h.CPU.Postgres), r.Machine.CPUs, bench.Thousands(int64(float64(r.Machine.CPUs)*1000/total)))
 			}
 			p("%s\n", line)
 		}
@@ -158,18 +159,18 @@ func (r *Result) Markdown() string {
 	if t := r.Trim; t != nil {
 		p("### Release to %d leases per worker\n\n", t.Keep)
 		p("- %s leases given back with final checkpoints in %d release requests, %s; errors %d\n\n",
-			thousands(int64(t.Released)), t.Requests, secs(t.Took), t.Errors)
+			bench.Thousands(int64(t.Released)), t.Requests, secs(t.Took), t.Errors)
 	}
 	hbDetails(r.Small)
 	if v := r.Vacuum; v != nil {
 		p("### Release all, VACUUM FULL\n\n")
 		if v.Released != nil {
-			p("- the workers released their %s remaining leases (%d requests, %s)\n", thousands(int64(v.Released.Released)),
+			p("- the workers released their %s remaining leases (%d requests, %s)\n", bench.Thousands(int64(v.Released.Released)),
 				v.Released.Requests, secs(v.Released.Took))
 		}
 		p("- VACUUM (FULL, ANALYZE) of jobs, checkpoints, offset_mappings and workers: %s dead row versions; %.0f MB → %.0f MB; %s. "+
 			"Without it (-vacuum=false) the re-grant and failover phases inherit the stress phases' bloat.\n\n",
-			thousands(v.Dead), float64(v.BytesBefore)/(1<<20), float64(v.BytesAfter)/(1<<20), secs(v.Took))
+			bench.Thousands(v.Dead), float64(v.BytesBefore)/(1<<20), float64(v.BytesAfter)/(1<<20), secs(v.Took))
 	}
 	grantDetails("Re-grant of the released jobs", r.Regrant)
 	if fo := r.Failover; fo != nil {
@@ -186,10 +187,10 @@ func (r *Result) Markdown() string {
 			p("| %d | %s | %d | %s | %s | %s |\n", i+1, k.Worker, k.Jobs, secs(k.Expired), f, secs(k.LastGrant))
 		}
 		p("\n- meanwhile: %s heartbeats (p50 %s, p99 %s, max %s), %s acquire requests (p50 %s, p99 %s, max %s), %s leases granted\n",
-			thousands(fo.Heartbeats), ms(quantile(fo.HBLatency, .5)), ms(quantile(fo.HBLatency, .99)), ms(quantile(fo.HBLatency, 1)),
-			thousands(fo.Acquires), ms(quantile(fo.AcqLatency, .5)), ms(quantile(fo.AcqLatency, .99)), ms(quantile(fo.AcqLatency, 1)),
-			thousands(fo.Granted))
-		p("- errors %d, leases lost by live workers %d, revoked %d; acquires shed (503, Retry-After) %s\n", fo.Errors, fo.Lost, fo.Revoked, thousands(fo.Shed))
+			bench.Thousands(fo.Heartbeats), ms(fo.HBLatency.Quantile(.5)), ms(fo.HBLatency.Quantile(.99)), ms(fo.HBLatency.Quantile(1)),
+			bench.Thousands(fo.Acquires), ms(fo.AcqLatency.Quantile(.5)), ms(fo.AcqLatency.Quantile(.99)), ms(fo.AcqLatency.Quantile(1)),
+			bench.Thousands(fo.Granted))
+		p("- errors %d, leases lost by live workers %d, revoked %d; acquires shed (503, Retry-After) %s\n", fo.Errors, fo.Lost, fo.Revoked, bench.Thousands(fo.Shed))
 		p("- CPU: %s\n", fo.CPU)
 		tables(fo.Tables)
 		p("\n")

@@ -39,11 +39,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"path/filepath"
-	"strings"
 	"time"
 
+	"github.com/openreplicator/replicator/internal/bench"
 	"github.com/openreplicator/replicator/workers"
 )
 
@@ -117,7 +116,7 @@ func (c *Config) validate() error {
 // Result is everything a run measured.
 type Result struct {
 	Config      Config
-	Machine     Machine
+	Machine     bench.Machine
 	PGVersion   string
 	PGExternal  bool
 	PoolMax     int32
@@ -158,7 +157,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	res := &Result{Config: cfg, Machine: machineInfo(), PGExternal: cfg.DatabaseURL != ""}
+	res := &Result{Config: cfg, Machine: bench.DescribeMachine(), PGExternal: cfg.DatabaseURL != ""}
 	capture := newLogCapture(cfg.Logger.Handler())
 	cfg.Logger = slog.New(capture)
 	defer func() { res.LogCount, res.Logs = capture.result() }()
@@ -172,7 +171,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		e.close()
 	}()
 	res.PGVersion, res.PoolMax = e.pgVersion, e.poolMax
-	progress(&cfg, "setup: creating %d replicators and %s jobs", min(cfg.Replicators, cfg.Jobs), thousands(int64(cfg.Jobs)))
+	progress(&cfg, "setup: creating %d replicators and %s jobs", min(cfg.Replicators, cfg.Jobs), bench.Thousands(int64(cfg.Jobs)))
 	if err := e.seed(ctx, &cfg); err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
@@ -222,7 +221,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			}
 			res.Vacuum = &VacuumResult{Released: rel, Dead: dead, BytesBefore: before, BytesAfter: after, Took: time.Since(vs)}
 			progress(&cfg, "[vacuum] VACUUM FULL after the stress phases: %s dead row versions; %.0f MB → %.0f MB; %s",
-				thousands(dead), float64(before)/(1<<20), float64(after)/(1<<20), secs(res.Vacuum.Took))
+				bench.Thousands(dead), float64(before)/(1<<20), float64(after)/(1<<20), secs(res.Vacuum.Took))
 		}
 		if cfg.Kills > 0 {
 			if res.Regrant, err = f.grant(ctx, "re-grant"); err != nil {
@@ -243,34 +242,4 @@ func profilePath(prefix, phase string) string {
 		return ""
 	}
 	return filepath.Clean(prefix) + "-" + phase + ".pprof"
-}
-
-// CommandLine renders how the benchmark was started, for the report.
-func CommandLine(args []string) string {
-	parts := []string{"go run ./cmd/bench fleet"}
-	for _, a := range args {
-		a = redact(a)
-		if a == "" || strings.ContainsAny(a, " \t'\"$\\") {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		parts = append(parts, a)
-	}
-	return strings.Join(parts, " ")
-}
-
-// redact hides the password of a connection URL, alone or in -flag=URL.
-func redact(arg string) string {
-	prefix, raw := "", arg
-	if i := strings.Index(arg, "="); i > 0 && strings.HasPrefix(arg, "-") {
-		prefix, raw = arg[:i+1], arg[i+1:]
-	}
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return arg
-	}
-	if _, ok := u.User.Password(); !ok {
-		return arg
-	}
-	u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	return prefix + u.String()
 }

@@ -3,34 +3,13 @@ package fleetbench
 import (
 	"fmt"
 	"math"
-	"slices"
-	"strconv"
-	"sync"
 	"time"
+
+	"github.com/openreplicator/replicator/internal/bench"
 )
 
-// latencies collects request latencies from many goroutines.
-type latencies struct {
-	mu sync.Mutex
-	d  []time.Duration
-}
-
-func (l *latencies) add(d time.Duration) {
-	l.mu.Lock()
-	l.d = append(l.d, d)
-	l.mu.Unlock()
-}
-
-// sorted returns a sorted copy of what was collected.
-func (l *latencies) sorted() []time.Duration {
-	l.mu.Lock()
-	out := slices.Clone(l.d)
-	l.mu.Unlock()
-	slices.Sort(out)
-	return out
-}
-
-// quantile is the nearest-rank quantile of sorted values (0 if empty).
+// quantile is the nearest-rank quantile of sorted values (0 if empty): the
+// failover figures, a handful of exact values.
 func quantile(sorted []time.Duration, q float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
@@ -55,32 +34,12 @@ func ms(d time.Duration) string {
 // secs formats a duration in seconds.
 func secs(d time.Duration) string { return fmt.Sprintf("%.2f s", d.Seconds()) }
 
-// thousands formats n with thin separators: 12,345.
-func thousands(n int64) string {
-	s := strconv.FormatInt(n, 10)
-	neg := n < 0
-	if neg {
-		s = s[1:]
-	}
-	var out []byte
-	for i, c := range []byte(s) {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			out = append(out, ',')
-		}
-		out = append(out, c)
-	}
-	if neg {
-		return "-" + string(out)
-	}
-	return string(out)
-}
-
 // rate formats a per-second rate.
 func rate(n int64, over time.Duration) string {
 	if over <= 0 {
 		return "n/a"
 	}
-	return thousands(int64(math.Round(float64(n)/over.Seconds()))) + "/s"
+	return bench.Thousands(int64(math.Round(float64(n)/over.Seconds()))) + "/s"
 }
 
 func perSec(n int64, over time.Duration) float64 {
@@ -89,5 +48,3 @@ func perSec(n int64, over time.Duration) float64 {
 	}
 	return float64(n) / over.Seconds()
 }
-
-func sortDurations(d []time.Duration) { slices.Sort(d) }

@@ -57,6 +57,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/openreplicator/replicator/internal/bench"
+	"github.com/openreplicator/replicator/internal/proc"
 	"github.com/openreplicator/replicator/pkg/replicator"
 	"github.com/openreplicator/replicator/pkg/sigv4"
 )
@@ -439,7 +440,7 @@ func openLoop(ctx context.Context, c config, signer *sigv4.Signer, next func(*ra
 		warm.Add(1)
 		go func() {
 			defer warm.Done()
-			_, _, _ = send(ctx, clients[i], signer, c.endpoint, "/replication/v1/replicators", "maxResults=1")
+			_, _, _ = bench.Send(ctx, clients[i], signer, c.endpoint+"/replication/v1/replicators?maxResults=1")
 		}()
 	}
 	warm.Wait()
@@ -454,7 +455,7 @@ func openLoop(ctx context.Context, c config, signer *sigv4.Signer, next func(*ra
 				if ctx.Err() != nil {
 					return
 				}
-				status, kind, detail := send(ctx, cl, signer, c.endpoint, j.path, j.query)
+				status, kind, detail := bench.Send(ctx, cl, signer, bench.URL(c.endpoint, j.path, j.query))
 				lat := time.Since(j.due)
 				o := res.byOp[j.op]
 				if o == nil {
@@ -537,38 +538,6 @@ func oneConnClient() *http.Client {
 	}
 }
 
-// send sends one signed GET and drains the response: the status (0 on a
-// transport error), an error kind and a detail line.
-func send(ctx context.Context, cl *http.Client, signer *sigv4.Signer, endpoint, path, query string) (int, string, string) {
-	u := endpoint + path
-	if query != "" {
-		u += "?" + query
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return 0, "bad request", err.Error()
-	}
-	signer.Sign(req, time.Now())
-	resp, err := cl.Do(req)
-	if err != nil {
-		return 0, "transport error", err.Error()
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-			return 0, "body read error", err.Error()
-		}
-		return resp.StatusCode, "", ""
-	}
-	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-	_, _ = io.Copy(io.Discard, resp.Body)
-	kind := fmt.Sprintf("HTTP %d", resp.StatusCode)
-	if t := resp.Header.Get("X-Amzn-ErrorType"); t != "" {
-		kind += " " + t
-	}
-	return resp.StatusCode, kind, fmt.Sprintf("%s %s: %s", kind, path, strings.TrimSpace(string(body)))
-}
-
 // --- status and lag ---
 
 type status struct {
@@ -582,22 +551,12 @@ type status struct {
 
 func getStatus(ctx context.Context, cl *http.Client, signer *sigv4.Signer, u string) (status, error) {
 	var st status
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	code, body, err := bench.Get(ctx, cl, signer, u)
 	if err != nil {
 		return st, err
 	}
-	signer.Sign(req, time.Now())
-	resp, err := cl.Do(req)
-	if err != nil {
-		return st, err
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return st, err
-	}
-	if resp.StatusCode != http.StatusOK {
-		return st, fmt.Errorf("status: HTTP %d: %s", resp.StatusCode, strings.TrimSpace(string(body)))
+	if code != http.StatusOK {
+		return st, fmt.Errorf("status: HTTP %d: %s", code, strings.TrimSpace(string(body)))
 	}
 	return st, json.Unmarshal(body, &st)
 }
@@ -685,19 +644,15 @@ func startDev(ctx context.Context, bin string) (*devProc, error) {
 	if bin == "" {
 		bin = filepath.Join(dir, "replicator")
 		progress("building replicator")
-		b := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/replicator")
-		b.Stdout, b.Stderr = os.Stderr, os.Stderr
-		if err := b.Run(); err != nil {
+		if err := bench.BuildReplicator(ctx, bin); err != nil {
 			os.RemoveAll(dir)
-			return nil, fmt.Errorf("go build ./cmd/replicator (run from the repository root): %w", err)
+			return nil, err
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := proc.FreeAddr()
 	if err != nil {
 		return nil, err
 	}
-	addr := ln.Addr().String()
-	ln.Close()
 	cmd := exec.Command(bin, "dev", "--listen-addr", addr, "--source-port", "0", "--target-port", "0", "--log-level", "warn")
 	errLog, err := os.Create(filepath.Join(dir, "dev.err"))
 	if err != nil {

@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"sort"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/openreplicator/replicator/internal/bench"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -154,30 +152,6 @@ type latencyResult struct {
 	Idle float64
 }
 
-// cpuTimes reads the machine's total and idle CPU ticks.
-func cpuTimes() (total, idle int64, ok bool) {
-	b, err := os.ReadFile("/proc/stat")
-	if err != nil {
-		return 0, 0, false
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	f := strings.Fields(line)
-	if len(f) < 5 || f[0] != "cpu" {
-		return 0, 0, false
-	}
-	for i, v := range f[1:] {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil {
-			return 0, 0, false
-		}
-		total += n
-		if i == 3 || i == 4 { // idle, iowait
-			idle += n
-		}
-	}
-	return total, idle, true
-}
-
 // measureLatency produces rate records/s into srcTopics for d, and consumes
 // dstTopics (the copies, which must exist) on the target; latency is the
 // arrival at the target consumer minus the record timestamp set at produce.
@@ -255,11 +229,11 @@ func measureLatency(ctx context.Context, source, target string, srcTopics, dstTo
 	const tick = 5 * time.Millisecond
 	var sent int64
 	res.Idle = -1
-	var t0, i0 int64
+	var cpu0 bench.CPUSnap
 	sampled := false
 	for now := time.Now(); now.Before(stopAt); now = time.Now() {
 		if !sampled && !now.Before(countFrom) {
-			t0, i0, sampled = cpuTimes()
+			cpu0, sampled = bench.MachineSnap(), true
 		}
 		due := int64(rate * now.Sub(begin).Seconds())
 		for ; sent < due; sent++ {
@@ -270,8 +244,8 @@ func measureLatency(ctx context.Context, source, target string, srcTopics, dstTo
 		}
 		time.Sleep(tick)
 	}
-	if t1, i1, ok := cpuTimes(); ok && sampled && t1 > t0 {
-		res.Idle = float64(i1-i0) / float64(t1-t0)
+	if sampled {
+		res.Idle = bench.IdleShare(cpu0, bench.MachineSnap())
 	}
 	if err := prod.Flush(ctx); err != nil {
 		return res, err

@@ -33,9 +33,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"net"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -46,6 +44,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/openreplicator/replicator/internal/bench"
+	"github.com/openreplicator/replicator/internal/proc"
 	"github.com/openreplicator/replicator/pkg/pgserver"
 )
 
@@ -77,15 +76,6 @@ func (b *harness) tasks() int { return b.topics * int(b.partitions) }
 
 func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "replbench: [%s] %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
-}
-
-func freeAddr() string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 func parseBytes(s string) (int64, error) {
@@ -231,18 +221,9 @@ func run(args []string) error {
 	defer stop()
 	cmdline := bench.CommandLine(append([]string{"replication"}, args...))
 
-	root, err := os.Getwd()
+	root, err := proc.RepoRoot()
 	if err != nil {
 		return err
-	}
-	for d := root; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			root = d
-			break
-		}
-		if filepath.Dir(d) == d {
-			return fmt.Errorf("no go.mod above %s", root)
-		}
 	}
 	out := *outFile
 	if out == "" {
@@ -270,10 +251,8 @@ func run(args []string) error {
 	// Build the binary and start a database, once for all workloads.
 	b.bin = filepath.Join(b.logDir, "replicator-"+b.runID)
 	defer os.Remove(b.bin)
-	build := exec.Command("go", "build", "-o", b.bin, "./cmd/replicator")
-	build.Dir = root
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build: %v\n%s", err, out)
+	if err := bench.BuildReplicator(ctx, b.bin); err != nil {
+		return err
 	}
 	var pg *pgserver.Server
 	if u := os.Getenv("DATABASE_URL"); u != "" {

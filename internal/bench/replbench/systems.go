@@ -16,6 +16,7 @@ import (
 	awskafka "github.com/aws/aws-sdk-go-v2/service/kafka"
 	"github.com/aws/aws-sdk-go-v2/service/kafka/types"
 
+	"github.com/openreplicator/replicator/internal/bench"
 	"github.com/openreplicator/replicator/internal/proc"
 	"github.com/openreplicator/replicator/pkg/replicator"
 )
@@ -60,7 +61,11 @@ func (b *harness) ours(ctx context.Context, workers int, srcTopics, latTopics []
 		}
 	}()
 	base := []string{"DATABASE_URL=" + b.dbURL, "REPLICATOR_LOG_LEVEL=info", "REPLICATOR_WORKER_TOKEN=" + workerToken}
-	apiAddr := freeAddr()
+	apiAddr, err := proc.FreeAddr()
+	if err != nil {
+		res.Err = err
+		return res
+	}
 	serve, err := startProc(b.logDir, "serve-"+tag, proc.ChildEnv(append(base, "REPLICATOR_LISTEN_ADDR="+apiAddr, "REPLICATOR_REGION="+region,
 		"REPLICATOR_ACCESS_KEYS="+accessKeyID+":"+secretKey+":"+account, "REPLICATOR_AUTO_MIGRATE=true")...), b.bin, "serve")
 	if err != nil {
@@ -73,7 +78,11 @@ func (b *harness) ours(ctx context.Context, workers int, srcTopics, latTopics []
 		return res
 	}
 	for i := range workers {
-		addr := freeAddr()
+		addr, err := proc.FreeAddr()
+		if err != nil {
+			res.Err = err
+			return res
+		}
 		w, err := startProc(b.logDir, fmt.Sprintf("worker%d-%s", i+1, tag), proc.ChildEnv(append(append(base, "REPLICATOR_CONTROL_PLANE_URL="+apiURL,
 			fmt.Sprintf("REPLICATOR_WORKER_ID=bench-worker%d", i+1), "REPLICATOR_WORKER_LISTEN_ADDR="+addr), b.workerEnv...)...), b.bin, "worker")
 		if err != nil {
@@ -106,7 +115,7 @@ func (b *harness) ours(ctx context.Context, workers int, srcTopics, latTopics []
 	}
 	cpu0 := time.Duration(0)
 	for _, p := range procs {
-		cpu0 += cpuTime(p.Pid())
+		cpu0 += bench.ProcessCPU(p.Pid())
 	}
 	start := time.Now()
 	out, err := sdk.CreateReplicator(ctx, &awskafka.CreateReplicatorInput{
@@ -137,7 +146,7 @@ func (b *harness) ours(ctx context.Context, workers int, srcTopics, latTopics []
 	dst := prefixed(alias+".", srcTopics)
 	cpuAll := func() (d time.Duration) {
 		for _, p := range procs {
-			d += cpuTime(p.Pid())
+			d += bench.ProcessCPU(p.Pid())
 		}
 		return d
 	}
@@ -146,11 +155,11 @@ func (b *harness) ours(ctx context.Context, workers int, srcTopics, latTopics []
 	res.Copy.Bytes = res.Copy.Records * int64(b.recordSize)
 	res.CopyCPU = cpuAll() - cpuFirst
 	for i, p := range procs {
-		res.CPU += cpuTime(p.Pid())
+		res.CPU += bench.ProcessCPU(p.Pid())
 		if i == 0 {
-			res.ServeRSS = peakRSS(p.Pid())
+			res.ServeRSS = bench.PeakRSS(p.Pid())
 		} else {
-			res.RSS = max(res.RSS, peakRSS(p.Pid()))
+			res.RSS = max(res.RSS, bench.PeakRSS(p.Pid()))
 		}
 	}
 	res.CPU -= cpu0
@@ -241,11 +250,11 @@ func (b *harness) mm2(ctx context.Context, srcTopics, latTopics []string, want i
 	}
 	dst := prefixed("source.", srcTopics)
 	var cpuFirst time.Duration
-	res.Copy, res.Err = waitCopy(ctx, b.dstAdm, dst, want, start, b.timeout, alive, func() { cpuFirst = cpuTime(p.Pid()) })
+	res.Copy, res.Err = waitCopy(ctx, b.dstAdm, dst, want, start, b.timeout, alive, func() { cpuFirst = bench.ProcessCPU(p.Pid()) })
 	res.Copy.Bytes = res.Copy.Records * int64(b.recordSize)
-	res.CPU = cpuTime(p.Pid())
+	res.CPU = bench.ProcessCPU(p.Pid())
 	res.CopyCPU = res.CPU - cpuFirst
-	res.RSS = peakRSS(p.Pid())
+	res.RSS = bench.PeakRSS(p.Pid())
 	if res.Err == nil {
 		progress("  copied %d records in %s: %.1f MiB/s, CPU %.1fs, peak RSS %d MiB", res.Copy.Records,
 			(res.Copy.Done - res.Copy.FirstRecord).Round(time.Millisecond), res.Copy.mibps(), res.CPU.Seconds(), res.RSS>>20)
