@@ -30,7 +30,7 @@ func Main(args []string) int {
 		verbose    bool
 		pgLog      string
 	)
-	fs := flag.NewFlagSet("fleetbench", flag.ExitOnError)
+	fs := flag.NewFlagSet("bench fleet", flag.ExitOnError)
 	fs.IntVar(&c.Jobs, "jobs", 10000, "replication jobs in all (metadata + partition jobs)")
 	fs.IntVar(&c.Workers, "workers", 200, "simulated workers")
 	fs.IntVar(&c.Replicators, "replicators", 10, "replicators the jobs belong to")
@@ -53,14 +53,14 @@ func Main(args []string) int {
 	fs.BoolVar(&verbose, "v", false, "log the control plane's warnings")
 	_ = fs.Parse(args)
 	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "fleetbench: unexpected arguments %q\n", fs.Args())
+		fmt.Fprintf(os.Stderr, "bench fleet: unexpected arguments %q\n", fs.Args())
 		return 2
 	}
 	c.PGSettings = pgSettings
 	if pgLog != "" {
 		f, err := os.Create(pgLog)
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "fleetbench: %v\n", err)
+			fmt.Fprintf(os.Stderr, "bench fleet: %v\n", err)
 			return 1
 		}
 		defer f.Close()
@@ -79,7 +79,7 @@ func Main(args []string) int {
 		case <-finished:
 		case <-ctx.Done():
 			stop() // a second Ctrl-C ends the process at once
-			fmt.Fprintln(os.Stderr, "fleetbench: interrupted; cleaning up (Ctrl-C again to exit at once)")
+			fmt.Fprintln(os.Stderr, "bench fleet: interrupted; cleaning up (Ctrl-C again to exit at once)")
 		}
 	}()
 	res, err := Run(ctx, c)
@@ -90,18 +90,18 @@ func Main(args []string) int {
 		fmt.Print(report)
 		if out != "" {
 			if werr := os.WriteFile(out, []byte(report), 0o644); werr != nil {
-				fmt.Fprintf(os.Stderr, "fleetbench: %v\n", werr)
+				fmt.Fprintf(os.Stderr, "bench fleet: %v\n", werr)
 				return 1
 			}
-			fmt.Fprintf(os.Stderr, "fleetbench: report written to %s\n", out)
+			fmt.Fprintf(os.Stderr, "bench fleet: report written to %s\n", out)
 		}
 	}
 	if err != nil {
 		if errors.Is(err, context.Canceled) {
-			fmt.Fprintln(os.Stderr, "fleetbench: interrupted")
+			fmt.Fprintln(os.Stderr, "bench fleet: interrupted")
 			return 130
 		}
-		fmt.Fprintf(os.Stderr, "fleetbench: %v\n", err)
+		fmt.Fprintf(os.Stderr, "bench fleet: %v\n", err)
 		return 1
 	}
 	return 0
