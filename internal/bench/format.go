@@ -1,3 +1,8 @@
+// Package bench is what the benchmarks of cmd/bench (apibench, fleetbench,
+// loadbench, replbench below it) share: the description of the machine, CPU
+// accounting from /proc, a latency histogram, the signed-GET load pieces,
+// the build of ./cmd/replicator and the report helpers. It is test tooling:
+// nothing of the product imports it.
 package bench
 
 import (
