@@ -63,13 +63,13 @@ bench-replication: ## our service vs MirrorMaker 2 vs the broker limit on real K
 	bash test/bench-replication/run.sh
 
 bench-load: ## 200 clients, open-loop 1000 req/s for 60 s while replicating: errors, p50/p99, lag
-	$(GO) run ./cmd/loadtest -dev
+	$(GO) run ./cmd/bench load -dev
 
 bench-api: ## signed Describe/List throughput beside pgbench -S, 10,000 replicators
-	$(GO) run ./cmd/apibench
+	$(GO) run ./cmd/bench api
 
 bench-fleet: ## 10,000 jobs, 200 simulated workers: grants/s, heartbeats/s, failover time
-	$(GO) run ./cmd/fleetbench
+	$(GO) run ./cmd/bench fleet
 
 migrate: ## apply migrations to DATABASE_URL
 	$(GO) run ./cmd/replicator migrate

@@ -26,6 +26,7 @@ type procStat struct {
 	comm   string
 	ppid   int
 	ns     uint64 // time on CPU: schedstat of all threads, else utime+stime
+	ticks  uint64 // utime+stime (ns): coarse, but counts exited threads
 	child  uint64 // cutime+cstime (ns): reaped children
 	starts uint64 // start time, to tell a reused pid
 }
@@ -42,6 +43,26 @@ type CPUSnap struct {
 
 // Snap reads the counters now.
 func (w CPUWatch) Snap() CPUSnap {
+	s := MachineSnap()
+	if !s.ok {
+		return s
+	}
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		if p, ok := readProcStat(pid); ok {
+			s.procs[pid] = p
+		}
+	}
+	return s
+}
+
+// MachineSnap reads the machine's counters only (/proc/stat), which is
+// cheap: enough for IdleShare.
+func MachineSnap() CPUSnap {
 	s := CPUSnap{At: time.Now(), procs: map[int]procStat{}}
 	b, err := os.ReadFile("/proc/stat")
 	if err != nil {
@@ -62,17 +83,39 @@ func (w CPUWatch) Snap() CPUSnap {
 	s.irq = v[5] + v[6]
 	s.steal = v[7]
 	s.ok = true
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if p, ok := readProcStat(pid); ok {
-			s.procs[pid] = p
+	return s
+}
+
+// IdleShare is the share of the machine's CPU time that was idle (or
+// waiting for I/O) from a to b, -1 when unknown.
+func IdleShare(a, b CPUSnap) float64 {
+	if !a.ok || !b.ok || b.total <= a.total {
+		return -1
+	}
+	idle := (b.total - b.busy - b.steal) - (a.total - a.busy - a.steal)
+	return float64(idle) / float64(b.total-a.total)
+}
+
+// ProcessCPU is the user+system CPU time pid has used so far, that of its
+// exited threads included (utime+stime of /proc/PID/stat; 0 if unknown).
+func ProcessCPU(pid int) time.Duration {
+	p, _ := readProcStat(pid)
+	return time.Duration(p.ticks)
+}
+
+// PeakRSS is the peak resident set size (VmHWM) of pid in bytes, 0 if unknown.
+func PeakRSS(pid int) int64 {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return kb << 10
 		}
 	}
-	return s
+	return 0
 }
 
 func readProcStat(pid int) (procStat, bool) {
@@ -93,7 +136,8 @@ func readProcStat(pid int) (procStat, bool) {
 	}
 	num := func(k int) uint64 { n, _ := strconv.ParseUint(f[k], 10, 64); return n }
 	ppid, _ := strconv.Atoi(f[1])
-	p := procStat{comm: s[i+1 : j], ppid: ppid, ns: (num(11) + num(12)) * tickNs, child: (num(13) + num(14)) * tickNs, starts: num(19)}
+	p := procStat{comm: s[i+1 : j], ppid: ppid, ticks: (num(11) + num(12)) * tickNs, child: (num(13) + num(14)) * tickNs, starts: num(19)}
+	p.ns = p.ticks
 	if ns, ok := schedNs(pid); ok {
 		p.ns = ns
 	}
@@ -234,15 +278,4 @@ func (u CPUUsage) String() string {
 		s += " (" + d + ")"
 	}
 	return s
-}
-
-// ReadPostmasterPid reads the first line of dataDir/postmaster.pid.
-func ReadPostmasterPid(dataDir string) int {
-	b, err := os.ReadFile(dataDir + "/postmaster.pid")
-	if err != nil {
-		return 0
-	}
-	line, _, _ := strings.Cut(string(b), "\n")
-	pid, _ := strconv.Atoi(strings.TrimSpace(line))
-	return pid
 }

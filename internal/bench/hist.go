@@ -3,6 +3,8 @@ package bench
 import (
 	"math"
 	"math/bits"
+	"slices"
+	"sync"
 	"time"
 )
 
@@ -119,3 +121,25 @@ func (h *Histogram) Mean() time.Duration {
 
 // Max is the largest latency recorded.
 func (h *Histogram) Max() time.Duration { return time.Duration(h.max) * time.Microsecond }
+
+// Recorder is a Histogram that many goroutines record into.
+type Recorder struct {
+	mu sync.Mutex
+	h  Histogram
+}
+
+// Record adds one latency.
+func (r *Recorder) Record(d time.Duration) {
+	r.mu.Lock()
+	r.h.Record(d)
+	r.mu.Unlock()
+}
+
+// Histogram returns a copy of what was recorded so far.
+func (r *Recorder) Histogram() *Histogram {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	h := r.h
+	h.counts = slices.Clone(r.h.counts)
+	return &h
+}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/openreplicator/replicator/pkg/sigv4"
 )
 
 // NewClient returns a keep-alive HTTP client for clients concurrent
@@ -42,7 +44,7 @@ type Scenario struct {
 type LoadConfig struct {
 	BaseURL  string // http://127.0.0.1:PORT
 	Client   *http.Client
-	Signer   *Signer
+	Signer   *sigv4.Signer
 	Clients  int
 	Warmup   time.Duration
 	Duration time.Duration
@@ -118,7 +120,7 @@ func Run(ctx context.Context, cfg LoadConfig, sc Scenario) Result {
 					return
 				}
 				path, query := sc.Path(rng)
-				status, errKind, detail := do(ctx, cfg, path, query)
+				status, errKind, detail := Send(ctx, cfg.Client, cfg.Signer, URL(cfg.BaseURL, path, query))
 				t1 := time.Now()
 				if ctx.Err() != nil {
 					return
@@ -168,55 +170,55 @@ func Run(ctx context.Context, cfg LoadConfig, sc Scenario) Result {
 	return out
 }
 
-// do sends one signed GET and drains the response. It returns the status
-// (0 on a transport error), an error kind for counting and a detail line.
-func do(ctx context.Context, cfg LoadConfig, path, query string) (int, string, string) {
-	u := cfg.BaseURL + path
-	if query != "" {
-		u += "?" + query
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+// Send sends one signed GET of url and drains the response. It returns the
+// status (0 on a transport error), and for anything but a 2xx an error kind
+// for counting and a detail line.
+func Send(ctx context.Context, cl *http.Client, signer *sigv4.Signer, url string) (status int, kind, detail string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, "bad request", err.Error()
 	}
-	cfg.Signer.Sign(req, time.Now())
-	resp, err := cfg.Client.Do(req)
+	signer.Sign(req, time.Now())
+	resp, err := cl.Do(req)
 	if err != nil {
 		return 0, "transport error", err.Error()
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusOK {
-		_, err := io.Copy(io.Discard, resp.Body)
-		if err != nil {
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
 			return 0, "body read error", err.Error()
 		}
-		return http.StatusOK, "", ""
+		return resp.StatusCode, "", ""
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
 	_, _ = io.Copy(io.Discard, resp.Body)
-	kind := fmt.Sprintf("HTTP %d", resp.StatusCode)
+	kind = fmt.Sprintf("HTTP %d", resp.StatusCode)
 	if t := resp.Header.Get("X-Amzn-ErrorType"); t != "" {
 		kind += " " + t
 	}
-	return resp.StatusCode, kind, fmt.Sprintf("%s %s: %s", kind, path, strings.TrimSpace(string(body)))
+	return resp.StatusCode, kind, fmt.Sprintf("%s %s: %s", kind, req.URL.EscapedPath(), strings.TrimSpace(string(body)))
 }
 
-// Get sends one signed GET and returns status and body (for checks).
-func Get(ctx context.Context, cfg LoadConfig, path, query string) (int, []byte, error) {
-	u := cfg.BaseURL + path
-	if query != "" {
-		u += "?" + query
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+// Get sends one signed GET of url and returns the status and the body.
+func Get(ctx context.Context, cl *http.Client, signer *sigv4.Signer, url string) (int, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return 0, nil, err
 	}
-	cfg.Signer.Sign(req, time.Now())
-	resp, err := cfg.Client.Do(req)
+	signer.Sign(req, time.Now())
+	resp, err := cl.Do(req)
 	if err != nil {
 		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	return resp.StatusCode, b, err
+}
+
+// URL joins base, the escaped path and the raw query.
+func URL(base, path, query string) string {
+	if query != "" {
+		return base + path + "?" + query
+	}
+	return base + path
 }

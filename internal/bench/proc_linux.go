@@ -7,9 +7,9 @@ import (
 	"syscall"
 )
 
-// setChildAttrs puts the child in its own process group (so a terminal's
+// SetChildAttrs puts the child in its own process group (so a terminal's
 // Ctrl-C reaches only us, and we stop it in order) and has the kernel kill
 // it if we die without cleaning up.
-func setChildAttrs(cmd *exec.Cmd) {
+func SetChildAttrs(cmd *exec.Cmd) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 }

@@ -4,4 +4,4 @@ package bench
 
 import "os/exec"
 
-func setChildAttrs(cmd *exec.Cmd) {}
+func SetChildAttrs(cmd *exec.Cmd) {}

@@ -10,6 +10,9 @@
 //	DIR/postgres.log  server output, unless Options.Log is set
 //	DIR/.pgserver     marks DIR/data as ours, for StopDir
 //
+// (data/ and sock/ live in a directory of their own under /tmp when the
+// server user cannot reach DIR; see Options.Dir.)
+//
 // The server listens on 127.0.0.1 only, trusts every connection, and runs
 // with fsync, synchronous_commit and full_page_writes off: it is fast and
 // loses data on a crash, which is the point. When the current process is
@@ -62,8 +65,11 @@ type Options struct {
 	// Dir is the base directory. "" creates one with os.MkdirTemp. If Start
 	// creates Dir, Stop removes it; if Dir already existed, Stop removes
 	// only what Start put in it, keeping postgres.log. It must not already
-	// hold a data directory. When running as root, Dir and its parents must
-	// be searchable by the postgres user.
+	// hold a data directory. When running as root and the postgres user
+	// cannot search Dir or one of its parents (a clone in `mktemp -d`), the
+	// data and socket directories go to a world-searchable temporary
+	// directory instead, which Stop removes; Dir keeps the log and the
+	// marker that leads StopDir there.
 	Dir string
 	// Port is the TCP port on 127.0.0.1; 0 picks a free one.
 	Port int
@@ -84,6 +90,7 @@ type Server struct {
 	run      *runner
 	dir      string
 	ownsDir  bool   // dir was created by Start: Stop removes it all
+	home     string // "", or where data/ and sock/ are when the server user cannot reach dir; Stop removes it
 	dataDir  string // "" until Start created it
 	sockDir  string // "" = no unix socket
 	marker   bool   // Start wrote dir/.pgserver
@@ -189,24 +196,38 @@ func (s *Server) makeDirs(dir string) error {
 		s.dir = d
 	}
 
-	if r.asRoot() {
-		if p := inaccessibleTo(s.dir, r.uid, r.gid); p != "" {
-			return fmt.Errorf("%s is not searchable by the %q user, which the server runs as because "+
-				"PostgreSQL refuses to run as root: use a base directory whose parents are all "+
-				"world-searchable (e.g. under /tmp), or chmod o+x %s", p, serverUser, p)
-		}
+	if _, err := os.Lstat(filepath.Join(s.dir, markerName)); err == nil {
+		return fmt.Errorf("%s holds a server already (left over from an earlier run? stop it with pgserver.StopDir "+
+			"or `go run ./internal/tools/pgtmp stop --dir %s`)", s.dir, s.dir)
 	}
-
-	dataDir := filepath.Join(s.dir, dataDirName)
-	if _, err := os.Lstat(dataDir); err == nil {
+	if _, err := os.Lstat(filepath.Join(s.dir, dataDirName)); err == nil {
 		return fmt.Errorf("%s already exists (left over from an earlier server? stop it with pgserver.StopDir "+
-			"or `go run ./internal/tools/pgtmp stop --dir %s`, or remove it)", dataDir, s.dir)
+			"or `go run ./internal/tools/pgtmp stop --dir %s`, or remove it)", filepath.Join(s.dir, dataDirName), s.dir)
 	}
-	if err := os.WriteFile(filepath.Join(s.dir, markerName),
-		[]byte("created by pgserver; "+dataDirName+"/ is a throwaway PostgreSQL data directory\n"), 0o644); err != nil {
+	home := s.dir
+	if r.asRoot() && inaccessibleTo(s.dir, r.uid, r.gid) != "" {
+		// The server user cannot reach Dir (a clone in `mktemp -d`, a 0700
+		// TMPDIR): the data and socket directories go to a world-searchable
+		// temporary directory instead, which Stop removes; the marker in Dir
+		// leads StopDir there.
+		h, err := searchableTempDir(r, s.dir)
+		if err != nil {
+			return err
+		}
+		s.home, home = h, h
+	}
+	marker := "created by pgserver; " + dataDirName + "/ is a throwaway PostgreSQL data directory\n"
+	if s.home != "" {
+		if err := os.WriteFile(filepath.Join(s.home, markerName), []byte(marker), 0o644); err != nil {
+			return err
+		}
+		marker += homePrefix + s.home + "\n"
+	}
+	if err := os.WriteFile(filepath.Join(s.dir, markerName), []byte(marker), 0o644); err != nil {
 		return err
 	}
 	s.marker = true
+	dataDir := filepath.Join(home, dataDirName)
 	if err := os.Mkdir(dataDir, 0o700); err != nil {
 		return err
 	}
@@ -215,7 +236,7 @@ func (s *Server) makeDirs(dir string) error {
 		return err
 	}
 
-	if sock := filepath.Join(s.dir, sockDirName); len(sock) <= maxSockDirLen {
+	if sock := filepath.Join(home, sockDirName); len(sock) <= maxSockDirLen {
 		if err := os.MkdirAll(sock, 0o700); err != nil {
 			return err
 		}
@@ -225,6 +246,33 @@ func (s *Server) makeDirs(dir string) error {
 		}
 	}
 	return nil
+}
+
+// homePrefix starts the marker's line naming the directory that holds the
+// data directory when it is not the base directory.
+const homePrefix = "home: "
+
+// searchableTempDir creates a directory for the data and socket directories
+// under the first of the temporary directories whose path the server user
+// can search.
+func searchableTempDir(r *runner, dir string) (string, error) {
+	for _, base := range []string{os.TempDir(), "/tmp", "/var/tmp", "/dev/shm"} {
+		if fi, err := os.Stat(base); err != nil || !fi.IsDir() || inaccessibleTo(base, r.uid, r.gid) != "" {
+			continue
+		}
+		d, err := os.MkdirTemp(base, "pgserver-")
+		if err != nil {
+			continue
+		}
+		if err := os.Chmod(d, 0o755); err != nil { // MkdirTemp makes it 0700
+			os.Remove(d)
+			return "", err
+		}
+		return d, nil
+	}
+	p := inaccessibleTo(dir, r.uid, r.gid)
+	return "", fmt.Errorf("%s is not searchable by the %q user, which the server runs as because "+
+		"PostgreSQL refuses to run as root, and neither is any temporary directory: chmod o+x %s", p, serverUser, p)
 }
 
 // writeConfig appends our settings to postgresql.conf. Appending keeps the
@@ -354,14 +402,17 @@ func (s *Server) removeFiles() error {
 	if s.dir == "" {
 		return nil
 	}
-	if s.ownsDir {
-		return os.RemoveAll(s.dir)
-	}
 	var errs []error
-	if s.dataDir != "" {
+	if s.home != "" {
+		errs = append(errs, os.RemoveAll(s.home))
+	}
+	if s.ownsDir {
+		return errors.Join(append(errs, os.RemoveAll(s.dir))...)
+	}
+	if s.dataDir != "" && s.home == "" {
 		errs = append(errs, os.RemoveAll(s.dataDir))
 	}
-	if s.sockDir != "" {
+	if s.sockDir != "" && s.home == "" {
 		errs = append(errs, os.RemoveAll(s.sockDir))
 	}
 	if s.marker {
@@ -400,6 +451,9 @@ func (s *Server) Dir() string { return s.dir }
 
 // DataDir is the PostgreSQL data directory.
 func (s *Server) DataDir() string { return s.dataDir }
+
+// Pid is the process ID of the postmaster, 0 when it is not running.
+func (s *Server) Pid() int { return readPid(filepath.Join(s.dataDir, "postmaster.pid")) }
 
 // Stop stops the server (pg_ctl stop -m fast, then -m immediate, then
 // SIGKILL) and removes what Start created. It is idempotent: later calls
@@ -480,7 +534,8 @@ func StopDir(dir string) error {
 		return fmt.Errorf("pgserver: %w", err)
 	}
 	s := &Server{dir: abs, dataDir: filepath.Join(abs, dataDirName), sockDir: filepath.Join(abs, sockDirName), marker: true}
-	if _, err := os.Stat(filepath.Join(abs, markerName)); err != nil {
+	marker, err := os.ReadFile(filepath.Join(abs, markerName))
+	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("pgserver: %w", err)
 		}
@@ -488,6 +543,18 @@ func StopDir(dir string) error {
 			return nil // nothing there
 		}
 		return fmt.Errorf("pgserver: %s was not created by pgserver (no %s): refusing to touch it", s.dataDir, markerName)
+	}
+	for _, line := range strings.Split(string(marker), "\n") {
+		if home, ok := strings.CutPrefix(line, homePrefix); ok {
+			if _, err := os.Stat(home); errors.Is(err, fs.ErrNotExist) {
+				continue // gone already (a cleaned /tmp): only the marker is left
+			}
+			// Only a directory pgserver created: it holds a marker of its own.
+			if _, err := os.Stat(filepath.Join(home, markerName)); err != nil {
+				return fmt.Errorf("pgserver: %s names %s, which was not created by pgserver: refusing to touch it", filepath.Join(abs, markerName), home)
+			}
+			s.home, s.dataDir, s.sockDir = home, filepath.Join(home, dataDirName), filepath.Join(home, sockDirName)
+		}
 	}
 	if s.run, err = newRunner(); err != nil {
 		return err

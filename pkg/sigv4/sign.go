@@ -91,11 +91,16 @@ func manualSignature(r *http.Request, a authorization, key Key, t time.Time, pay
 	scope := a.date + "/" + a.region + "/" + a.service + "/" + scopeTerminator
 	stringToSign := algorithm + "\n" + t.UTC().Format(amzDateLayout) + "\n" + scope + "\n" + hex.EncodeToString(creqHash[:])
 
-	k := hmacSHA256([]byte("AWS4"+key.SecretAccessKey), a.date)
-	for _, part := range []string{a.region, a.service, scopeTerminator, stringToSign} {
+	return hex.EncodeToString(hmacSHA256(signingKey(key.SecretAccessKey, a.date, a.region, a.service), stringToSign))
+}
+
+// signingKey derives the key of one day's scope from the secret.
+func signingKey(secret, date, region, service string) []byte {
+	k := hmacSHA256([]byte("AWS4"+secret), date)
+	for _, part := range []string{region, service, scopeTerminator} {
 		k = hmacSHA256(k, part)
 	}
-	return hex.EncodeToString(k)
+	return k
 }
 
 func hmacSHA256(key []byte, data string) []byte {

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # make bench-replication: start two Kafka clusters with full JIT on ports
 # of their own (so a parallel `make test-kafka` is not disturbed), run
-# cmd/replbench against them for both workloads (1x12, then 100x4), each
+# `cmd/bench replication` against them for both workloads (1x12, then 100x4), each
 # into its own marked section of BENCHMARKS.md, stop them. Extra arguments
-# go to replbench, e.g.
+# go to it, e.g.
 #   bash test/bench-replication/run.sh -bytes 2GiB
 #   bash test/bench-replication/run.sh -workloads 100x4 -out /tmp/replication.md
 set -euo pipefail
@@ -25,4 +25,4 @@ bash test/kafka/kafka.sh fetch
 bash test/kafka/kafka.sh down >/dev/null 2>&1 || true
 bash test/kafka/kafka.sh up
 trap 'bash test/kafka/kafka.sh down' EXIT
-go run ./cmd/replbench -source "127.0.0.1:$KAFKA_SOURCE_PORT" -target "127.0.0.1:$KAFKA_TARGET_PORT" "$@"
+go run ./cmd/bench replication -source "127.0.0.1:$KAFKA_SOURCE_PORT" -target "127.0.0.1:$KAFKA_TARGET_PORT" "$@"

@@ -9,125 +9,51 @@
 #                      relative to the repository root)
 #   PYTHON             interpreter that creates the venv (default python3)
 #   TEST_DATABASE_URL  PostgreSQL server to use: a fresh database is created
-#                      in it for this run and dropped afterwards. Unset: a
-#                      throwaway server is started with internal/tools/pgtmp.
-#   CLIENTS_PG_DIR     pgtmp directory (default .cache/clients-pgtmp)
+#                      in it for this run and dropped afterwards. Unset: the
+#                      run goes through scripts/with-postgres.sh, which starts
+#                      a throwaway server for it.
 #
 # The exit code is that of the client suites (pytest, then the JavaScript SDK suite), except that "no tests collected" (5) is a
 # failure (1). Everything started here is stopped on exit, whatever happens.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$ROOT"
-
-log() { printf 'clients: %s\n' "$*"; }
-die() { printf 'clients: error: %s\n' "$*" >&2; exit 1; }
+if [ -z "${TEST_DATABASE_URL:-}" ]; then
+	here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+	exec "$here/../../scripts/with-postgres.sh" bash "$here/run.sh" "$@"
+fi
+# shellcheck source=../lib/suite.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/suite.sh"
+suite_begin clients
+suite_work
 
 VENV=${VENV:-.cache/venv}
-PYTHON=${PYTHON:-python3}
-PG_DIR=${CLIENTS_PG_DIR:-.cache/clients-pgtmp}
-REQUIREMENTS=test/clients/requirements.txt
-
-WORK=""
-PYTEST_PID=""
-SERVER_PID=""
-PGTMP_STARTED=""
-DB_ADMIN_URL=""
-DB_NAME=""
-
-cleanup() {
-	local rc=$?
-	set +e
-	trap - EXIT INT TERM
-	if [ -n "$PYTEST_PID" ] && kill -0 "$PYTEST_PID" 2>/dev/null; then
-		log "stopping pytest (pid $PYTEST_PID)"
-		kill -TERM "$PYTEST_PID" 2>/dev/null
-		wait "$PYTEST_PID" 2>/dev/null
-	fi
-	if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-		log "stopping the server (pid $SERVER_PID)"
-		kill -TERM "$SERVER_PID" 2>/dev/null
-		for _ in $(seq 1 100); do
-			kill -0 "$SERVER_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "$SERVER_PID" 2>/dev/null; then
-			log "server did not stop in 10 s; killing it"
-			kill -KILL "$SERVER_PID" 2>/dev/null
-		fi
-		wait "$SERVER_PID" 2>/dev/null
-	fi
-	if [ -n "$DB_NAME" ]; then
-		log "dropping database $DB_NAME"
-		psql "$DB_ADMIN_URL" -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" >/dev/null ||
-			log "warning: could not drop database $DB_NAME"
-	fi
-	if [ -n "$PGTMP_STARTED" ]; then
-		log "stopping the throwaway PostgreSQL ($PG_DIR)"
-		"$WORK/pgtmp" stop --dir "$PG_DIR" || log "warning: pgtmp stop failed"
-	fi
-	if [ -n "$WORK" ]; then
-		rm -rf "$WORK"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/replicator-clients.XXXXXX")
-
-# --- Python environment -----------------------------------------------------
-if [ ! -x "$VENV/bin/python" ]; then
-	log "creating virtualenv $VENV"
-	"$PYTHON" -m venv "$VENV"
-fi
-req_sum=$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)
-if [ "$(cat "$VENV/.clients-requirements.sha256" 2>/dev/null)" != "$req_sum" ]; then
-	log "installing $REQUIREMENTS into $VENV"
-	"$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
-	echo "$req_sum" >"$VENV/.clients-requirements.sha256"
-else
-	log "reusing virtualenv $VENV (requirements unchanged)"
-fi
+python_venv "$VENV" test/clients/requirements.txt
 PY="$VENV/bin/python"
 AWS_CLI="$(cd "$VENV/bin" && pwd)/aws"
 [ -x "$AWS_CLI" ] || die "$AWS_CLI is missing; remove $VENV and run again"
 log "$("$AWS_CLI" --version 2>&1)"
 
-# --- Binaries ---------------------------------------------------------------
 log "building ./cmd/replicator"
 go build -o "$WORK/replicator" ./cmd/replicator
 BIN="$WORK/replicator"
 
 # --- Database ---------------------------------------------------------------
-if [ -n "${TEST_DATABASE_URL:-}" ]; then
-	command -v psql >/dev/null || die "TEST_DATABASE_URL is set but psql is not installed"
-	case "$TEST_DATABASE_URL" in
-	postgres://* | postgresql://*) ;;
-	*) die "TEST_DATABASE_URL must be a postgres:// URL" ;;
-	esac
-	DB_ADMIN_URL=$TEST_DATABASE_URL
-	name="replicator_clients_$(date +%s)_$$"
-	log "creating database $name in TEST_DATABASE_URL's server"
-	psql "$DB_ADMIN_URL" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$name\"" >/dev/null
-	DB_NAME=$name
-	DATABASE_URL=$("$PY" - "$DB_ADMIN_URL" "$DB_NAME" <<'EOF'
+command -v psql >/dev/null || die "psql is not installed"
+case "$TEST_DATABASE_URL" in
+postgres://* | postgresql://*) ;;
+*) die "TEST_DATABASE_URL must be a postgres:// URL" ;;
+esac
+DB_NAME="replicator_clients_$(date +%s)_$$"
+log "creating database $DB_NAME in TEST_DATABASE_URL's server"
+psql "$TEST_DATABASE_URL" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE \"$DB_NAME\"" >/dev/null
+suite_on_exit 'log "dropping database $DB_NAME"; psql "$TEST_DATABASE_URL" -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS \"$DB_NAME\" WITH (FORCE)" >/dev/null || log "warning: could not drop database $DB_NAME"'
+DATABASE_URL=$("$PY" - "$TEST_DATABASE_URL" "$DB_NAME" <<'EOF'
 import sys
 from urllib.parse import urlsplit, urlunsplit
 u = urlsplit(sys.argv[1])
 print(urlunsplit((u.scheme, u.netloc, "/" + sys.argv[2], u.query, u.fragment)))
 EOF
 )
-else
-	log "building internal/tools/pgtmp"
-	go build -o "$WORK/pgtmp" ./internal/tools/pgtmp
-	mkdir -p "$(dirname "$PG_DIR")"
-	"$WORK/pgtmp" stop --dir "$PG_DIR" # clears a server a killed run left behind
-	log "starting a throwaway PostgreSQL in $PG_DIR"
-	PGTMP_STARTED=1
-	DATABASE_URL=$("$WORK/pgtmp" start --dir "$PG_DIR")
-fi
 export DATABASE_URL
 
 log "applying the schema (replicator migrate)"
@@ -160,6 +86,7 @@ REPLICATOR_ACCESS_KEYS="$KEY_A_ID:$KEY_A_SECRET:$ACCOUNT_A,$KEY_B_ID:$KEY_B_SECR
 	REPLICATOR_CLUSTERS_FILE="$WORK/clusters.json" \
 	"$BIN" serve >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
+stop_on_exit "$SERVER_PID" TERM 10
 
 # The server binds a free port (127.0.0.1:0) and logs the address it got.
 ADDR=""
@@ -186,50 +113,22 @@ done
 log "server ready at $ENDPOINT (pid $SERVER_PID)"
 
 # --- Tests ------------------------------------------------------------------
-# No AWS configuration of the machine may leak into the clients.
-touch "$WORK/aws-config" "$WORK/aws-credentials"
-unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_ENDPOINT_URL AWS_ENDPOINT_URL_KAFKA \
-	AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_DEFAULT_REGION AWS_REGION AWS_CA_BUNDLE AWS_MAX_ATTEMPTS AWS_RETRY_MODE
-export AWS_CONFIG_FILE="$WORK/aws-config"
-export AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials"
-export AWS_EC2_METADATA_DISABLED=true
-export AWS_PAGER=""
-
+aws_isolate
 export CLIENTS_BIN=$BIN CLIENTS_ENDPOINT=$ENDPOINT CLIENTS_REGION=$REGION CLIENTS_AWS_CLI=$AWS_CLI CLIENTS_SECRET_ARN=$SECRET_ARN
 export CLIENTS_ACCOUNT_A=$ACCOUNT_A CLIENTS_KEY_A_ID=$KEY_A_ID CLIENTS_KEY_A_SECRET=$KEY_A_SECRET
 export CLIENTS_ACCOUNT_B=$ACCOUNT_B CLIENTS_KEY_B_ID=$KEY_B_ID CLIENTS_KEY_B_SECRET=$KEY_B_SECRET
 
 log "running pytest test/clients"
-# In the background so that a signal to this script is handled at once
-# (bash runs traps only between foreground commands); cleanup stops it.
-"$PY" -m pytest -v test/clients "$@" </dev/null &
-PYTEST_PID=$!
-set +e
-wait "$PYTEST_PID"
-rc=$?
-set -e
-PYTEST_PID=""
-
+rc=0
+run_bg "$PY" -m pytest -v test/clients "$@" || rc=$?
 if [ "$rc" -eq 5 ]; then
 	log "pytest collected no tests: failing"
 	rc=1
 fi
 if [ "$rc" -eq 0 ]; then
 	# Then the AWS SDK for JavaScript v3 suite, against the same server and
-	# environment (PYTEST_PID so that cleanup stops it too).
+	# environment.
 	log "running test/clients/js/run-js.sh"
-	bash test/clients/js/run-js.sh </dev/null &
-	PYTEST_PID=$!
-	set +e
-	wait "$PYTEST_PID"
-	rc=$?
-	set -e
-	PYTEST_PID=""
+	run_bg bash test/clients/js/run-js.sh || rc=$?
 fi
-if [ "$rc" -ne 0 ]; then
-	log "client tests exited $rc; last lines of the server log:"
-	tail -n 40 "$WORK/server.log" | sed 's/^/  server: /'
-else
-	log "all client tests passed"
-fi
-exit "$rc"
+suite_result "$rc" "$WORK/server.log" server

@@ -36,64 +36,19 @@
 # Exit code: that of schemathesis (non-zero on any failure), 1 if it ran no
 # test, 1 if the final sweep finds a stored replicator that was refused or any
 # signed request that got 401 (UnauthorizedException: the signing is broken).
-# `replicator dev` is always stopped on exit (SIGINT, then SIGKILL after 15 s).
+# `replicator dev` is always stopped on exit (SIGINT, then SIGKILL after 20 s).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-cd "$ROOT"
-
-log() { printf 'schemathesis: %s\n' "$*"; }
-die() { printf 'schemathesis: error: %s\n' "$*" >&2; exit 1; }
-
-VENV=${VENV:-.cache/venv-schemathesis}
-PYTHON=${PYTHON:-python3}
-MAX_EXAMPLES=${MAX_EXAMPLES:-50}
+# shellcheck source=../lib/suite.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/suite.sh"
+suite_begin schemathesis
+suite_work
+ROOT=$SUITE_ROOT
 HERE=test/schemathesis
-REQUIREMENTS=$HERE/requirements.txt
+VENV=${VENV:-.cache/venv-schemathesis}
+MAX_EXAMPLES=${MAX_EXAMPLES:-50}
 
-WORK=""
-DEV_PID=""
-
-cleanup() {
-	local rc=$?
-	set +e
-	trap - EXIT INT TERM
-	if [ -n "$DEV_PID" ] && kill -0 "$DEV_PID" 2>/dev/null; then
-		log "stopping replicator dev (pid $DEV_PID)"
-		kill -INT "$DEV_PID" 2>/dev/null
-		for _ in $(seq 1 150); do
-			kill -0 "$DEV_PID" 2>/dev/null || break
-			sleep 0.1
-		done
-		if kill -0 "$DEV_PID" 2>/dev/null; then
-			log "replicator dev did not stop in 15 s; killing it"
-			kill -KILL "$DEV_PID" 2>/dev/null
-		fi
-		wait "$DEV_PID" 2>/dev/null
-	fi
-	if [ -n "$WORK" ]; then
-		if [ "$rc" -ne 0 ] && [ -s "$WORK/dev.err" ]; then
-			log "replicator dev stderr (last 40 lines):"
-			tail -n 40 "$WORK/dev.err" >&2
-		fi
-		rm -rf "$WORK"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/replicator-schemathesis.XXXXXX")
-
-# --- Python environment -----------------------------------------------------
-stamp="$VENV/.requirements-$(sha256sum "$REQUIREMENTS" | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
-	log "preparing $VENV"
-	[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
-	"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r "$REQUIREMENTS"
-	touch "$stamp"
-fi
+python_venv "$VENV" "$HERE/requirements.txt"
 "$VENV/bin/st" --version
 
 # --- build and start replicator dev -----------------------------------------
@@ -103,27 +58,10 @@ if [ -z "$BIN" ]; then
 	CGO_ENABLED=0 go build -trimpath -o "$WORK/replicator" ./cmd/replicator
 	BIN=$WORK/replicator
 fi
-
-port=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-log "starting replicator dev on 127.0.0.1:$port"
-"$BIN" dev --listen-addr "127.0.0.1:$port" --source-port 0 --target-port 0 --log-level warn \
-	>"$WORK/dev.out" 2>"$WORK/dev.err" &
-DEV_PID=$!
-
-for _ in $(seq 1 600); do
-	grep -q '^  secret key ' "$WORK/dev.out" 2>/dev/null && break
-	kill -0 "$DEV_PID" 2>/dev/null || { cat "$WORK/dev.out"; die "replicator dev exited early"; }
-	sleep 0.1
-done
-grep -q '^  secret key ' "$WORK/dev.out" || die "replicator dev printed no access key in 60 s"
-field() { awk -v k="$1" 'index($0, "  " k " ") == 1 { print $NF; exit }' "$WORK/dev.out"; }
-ENDPOINT=$(field endpoint)
-export AWS_ACCESS_KEY_ID=$(field "access key")
-export AWS_SECRET_ACCESS_KEY=$(field "secret key")
-export AWS_DEFAULT_REGION=$(field region)
-[ -n "$ENDPOINT" ] && [ -n "$AWS_ACCESS_KEY_ID" ] && [ -n "$AWS_SECRET_ACCESS_KEY" ] || die "could not parse dev output"
+dev_start "$BIN"
+ENDPOINT=$DEV_ENDPOINT
+export AWS_ACCESS_KEY_ID=$DEV_KEY AWS_SECRET_ACCESS_KEY=$DEV_SECRET AWS_DEFAULT_REGION=$DEV_REGION
 log "endpoint $ENDPOINT, access key $AWS_ACCESS_KEY_ID"
-curl -fsS "$ENDPOINT/readyz" >/dev/null || die "$ENDPOINT/readyz is not ready"
 
 # --- schemathesis -------------------------------------------------------------
 export PYTHONPATH="$ROOT/$HERE${PYTHONPATH:+:$PYTHONPATH}"

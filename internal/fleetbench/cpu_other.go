@@ -1,7 +1,0 @@
-//go:build !unix
-
-package fleetbench
-
-import "time"
-
-func selfCPU() time.Duration { return 0 }
