@@ -49,7 +49,7 @@
 // A target topic that disappears is created again (with the source's
 // configs when the spec copies them), and its partitions go on from their
 // failed records; the job says so with a notice (fleet.Notice, see
-// NoticeAcker). A partition job copies the source topic its lease names
+// fleet.NoticeAcker). A partition job copies the source topic its lease names
 // by ID (fleet.Lease.TopicID): once the source topic under that name is
 // another one (deleted and created again), the job copies nothing more
 // and reports SourceTopicRecreated until the control plane replaces it.

@@ -19,7 +19,6 @@ import (
 	"github.com/openreplicator/replicator/pkg/fleet"
 	"github.com/openreplicator/replicator/pkg/logx"
 	"github.com/openreplicator/replicator/pkg/replicator"
-	"github.com/openreplicator/replicator/workers"
 )
 
 // Config configures the engine.
@@ -68,13 +67,15 @@ type Config struct {
 	LogInterval time.Duration
 }
 
-// Engine runs replication jobs; it implements workers.Engine.
+// Engine runs replication jobs; it implements fleet.Engine.
 type Engine struct {
 	cfg     Config
 	limiter *logx.Limiter
 	mu      sync.Mutex
 	reps    map[string]*replication
 }
+
+var _ fleet.Engine = (*Engine)(nil)
 
 // New returns an engine.
 func New(cfg Config) *Engine {
@@ -116,8 +117,8 @@ func New(cfg Config) *Engine {
 	return &Engine{cfg: cfg, limiter: logx.New(cfg.LogInterval, nil), reps: map[string]*replication{}}
 }
 
-// Start implements workers.Engine.
-func (e *Engine) Start(ctx context.Context, l fleet.Lease, spec *fleet.ReplicatorSpec, env workers.TaskEnv) (workers.Task, error) {
+// Start implements fleet.Engine.
+func (e *Engine) Start(ctx context.Context, l fleet.Lease, spec *fleet.ReplicatorSpec, env fleet.TaskEnv) (fleet.Task, error) {
 	rep, err := e.replication(spec, env.Logger)
 	if err != nil {
 		return nil, err

@@ -13,7 +13,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/openreplicator/replicator/pkg/fleet"
-	"github.com/openreplicator/replicator/workers"
 )
 
 // metaTask is a replicator's metadata job on this worker: discovery,
@@ -21,7 +20,7 @@ import (
 type metaTask struct {
 	r      *replication
 	lease  fleet.Lease
-	env    workers.TaskEnv
+	env    fleet.TaskEnv
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -54,7 +53,9 @@ func (a aclEntry) key() string {
 	return strings.Join([]string{a.principal, a.host, a.topic, a.op.String(), a.perm}, "|")
 }
 
-func (r *replication) startMetadata(ctx context.Context, l fleet.Lease, env workers.TaskEnv) *metaTask {
+var _ fleet.NoticeAcker = (*metaTask)(nil)
+
+func (r *replication) startMetadata(ctx context.Context, l fleet.Lease, env fleet.TaskEnv) *metaTask {
 	t := &metaTask{r: r, lease: l, env: env, done: make(chan struct{}), ensured: map[string]int{},
 		setConfigs: map[string]map[string]bool{}, createdACLs: map[string]aclEntry{}}
 	t.ctx, t.cancel = context.WithCancel(ctx)
@@ -85,7 +86,7 @@ func (t *metaTask) Report() fleet.JobReport {
 }
 
 // AckNotices forgets the notices reported at or before upTo (see
-// workers.NoticeAcker).
+// fleet.NoticeAcker).
 func (t *metaTask) AckNotices(upTo time.Time) {
 	t.mu.Lock()
 	t.notices = ackNotices(t.notices, upTo)
@@ -140,7 +141,7 @@ func (t *metaTask) run() {
 			t.ok()
 		}
 		// Configs, ACLs and group offsets are written only under a fresh
-		// lease (see workers.TaskEnv.LeaseFresh).
+		// lease (see fleet.TaskEnv.LeaseFresh).
 		if time.Since(lastSync) >= t.r.e.cfg.SyncInterval && (t.env.LeaseFresh == nil || t.env.LeaseFresh()) {
 			lastSync = time.Now()
 			t.sync(cl)
@@ -260,7 +261,7 @@ func (t *metaTask) report(ctx context.Context, cl *clients, fp string, version i
 			topics = append(topics, ti)
 		}
 	}
-	var cond *workers.TopologyError
+	var cond *fleet.TopologyError
 	if err := t.env.ReportTopology(ctx, version, topics); errors.As(err, &cond) {
 		// Taken, with a condition (a quota the topics exceed) that the
 		// worker reports for this job. The same topology is sent again

@@ -69,19 +69,9 @@ type partTask struct {
 	once sync.Once
 }
 
-// NoticeAcker is implemented by tasks whose reports carry notices
-// (fleet.JobReport.Notices). A task reports each notice until it is
-// acknowledged: the worker calls AckNotices(t) once a heartbeat carrying
-// a report is answered, with t taken just before it called Report for
-// that heartbeat, so every notice made up to t was in it. A notice made
-// later is reported again (a notice can be delivered twice, never lost).
-type NoticeAcker interface {
-	AckNotices(upTo time.Time)
-}
+var _ fleet.NoticeAcker = (*partTask)(nil)
 
-var _ NoticeAcker = (*partTask)(nil)
-
-// AckNotices implements NoticeAcker.
+// AckNotices implements fleet.NoticeAcker.
 func (t *partTask) AckNotices(upTo time.Time) { t.st.ackNotices(upTo) }
 
 func (t *partTask) begin(l fleet.Lease) {
