@@ -4,46 +4,12 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // This file holds the copy pipeline's decisions as pure functions: what a
 // produce error means, whether a record may be handed to the producer now,
 // how a refused record is found. The pipeline (pipeline.go) applies them.
-
-// Error codes a partition job reports (JobError.Code).
-const (
-	// CodeRecordTooLarge: a record is larger than the target topic takes
-	// (max.message.bytes, segment.bytes). Fatal: the partition stops at it.
-	CodeRecordTooLarge = "RecordTooLarge"
-	// CodeRecordTimestampRejected: the target refuses a record's timestamp
-	// (INVALID_TIMESTAMP, message.timestamp.*.max.ms). Fatal.
-	CodeRecordTimestampRejected = "RecordTimestampRejected"
-	// CodeRecordRejected: the target refuses a record for another reason
-	// that retrying does not cure. Fatal.
-	CodeRecordRejected = "RecordRejected"
-	// CodeSourceTopicRecreated: the source topic was deleted and created
-	// again; the job copied the old topic and copies nothing more until the
-	// control plane replaces it.
-	CodeSourceTopicRecreated = "SourceTopicRecreated"
-	// CodeReplicationFailure: producing failed and is being retried.
-	CodeReplicationFailure = "ReplicationFailure"
-	// CodeTargetTopicUnavailable: the target topic cannot be made sure of
-	// (created, listed) yet.
-	CodeTargetTopicUnavailable = "TargetTopicUnavailable"
-	// CodeLeaseNotRenewed: writes are paused until the lease is renewed.
-	CodeLeaseNotRenewed = "LeaseNotRenewed"
-)
-
-// NoticeTargetTopicRecreated is the notice of a job that found its target
-// topic missing and created it again.
-const NoticeTargetTopicRecreated = "TargetTopicRecreated"
-
-// NoticeTargetPartitionsAdded is the notice of a job that found a target
-// topic with fewer partitions than its source topic and added them.
-const NoticeTargetPartitionsAdded = "TargetPartitionsAdded"
 
 // failureKind is what a failed produce means for its partition.
 type failureKind int
@@ -92,63 +58,6 @@ func classifyProduceError(err error) (failureKind, string) {
 		return failTransient, ""
 	}
 	return failRefused, CodeRecordRejected
-}
-
-// recordOverhead is what every record counts against a partition's
-// in-flight cap beyond its key, value and headers, so that a cap in bytes
-// also bounds the number of empty records.
-const recordOverhead = 64
-
-// recordCost is what rec counts against its partition's in-flight cap.
-func recordCost(rec *kgo.Record) int64 {
-	n := int64(len(rec.Key) + len(rec.Value) + recordOverhead)
-	for _, h := range rec.Headers {
-		n += int64(len(h.Key) + len(h.Value))
-	}
-	return n
-}
-
-// batchOverhead is franz-go's size of a record batch with no records
-// (recordBatchOverhead in kgo/sink.go: the batch header and the length of
-// the records field). A broker compares the batch without that 4-byte
-// length with max.message.bytes, so franz-go's figure is the stricter.
-const batchOverhead = 65
-
-// brokerBatchBytes is the size a broker gives a batch that holds only rec
-// (uncompressed), the figure it compares with max.message.bytes and
-// segment.bytes: franz-go's figure (recordBatchBytes) without the 4-byte
-// length of the request's records field, which is not part of the batch.
-// Every limit of the pipeline is in these terms; franz-go is given
-// producerCap of them.
-func brokerBatchBytes(rec *kgo.Record) int64 { return recordBatchBytes(rec) - 4 }
-
-// producerCap is the ProducerBatchMaxBytes under which franz-go builds
-// batches a broker with the given limit takes: franz-go counts a batch
-// with the length of the records field, a uvarint in the flexible produce
-// requests of every broker since Kafka 2.4 (older ones, with a 4-byte
-// length, may see franz-go refuse a record within 4 bytes of the limit,
-// which the partition then reports as too large).
-func producerCap(limit int64) int64 { return limit + int64(kbin.UvarintLen(uint32(limit)+1)) }
-
-// recordBatchBytes is the size franz-go gives a batch that holds only rec
-// (uncompressed), the figure it compares with the topic's batch cap
-// (ProducerBatchMaxBytesFn) before it refuses the record on its own. The
-// arithmetic is kgo's recordNumbersAt for the first record of a batch,
-// and the larger of the fixed-length and flexible encodings.
-func recordBatchBytes(rec *kgo.Record) int64 {
-	l := 1 + // attributes
-		kbin.VarlongLen(0) + // timestamp delta
-		kbin.VarintLen(0) + // offset delta
-		kbin.VarintLen(int32(len(rec.Key))) + len(rec.Key) +
-		kbin.VarintLen(int32(len(rec.Value))) + len(rec.Value) +
-		kbin.VarintLen(int32(len(rec.Headers)))
-	for _, h := range rec.Headers {
-		l += kbin.VarintLen(int32(len(h.Key))) + len(h.Key) + kbin.VarintLen(int32(len(h.Value))) + len(h.Value)
-	}
-	wire := int64(batchOverhead + kbin.VarintLen(int32(l)) + l)
-	batch := wire - 4
-	flexible := int64(kbin.UvarintLen(uint32(batch)+1)) + batch
-	return max(wire, flexible)
 }
 
 // In-flight caps: a replication's records handed to the producer and not
@@ -221,4 +130,21 @@ func onRefused(first, last, isolateUntil int64) (haltAt, isolate int64) {
 // cluster that reports none) and never counts as a change.
 func sameTopic(leased, current string) bool {
 	return leased == "" || current == "" || leased == current
+}
+
+// wantPauseLocked reports whether the partition's fetching is to be
+// paused: it holds records it cannot hand over yet, it has no room, or it
+// waits (a failure, a refused record, a retired job).
+func (p *partState) wantPauseLocked(capB int64) bool {
+	switch {
+	case p.stopped:
+		return false // no longer fetched at all
+	case p.retired != nil, p.failedAt >= 0, len(p.pending) > 0:
+		return true
+	case p.haltAt >= 0 && p.seen >= p.haltAt-1:
+		return true // everything before the refused record was handed over
+	case p.inflight > 0 && p.inflightB >= capB:
+		return true
+	}
+	return false
 }

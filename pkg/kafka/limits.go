@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/twmb/franz-go/pkg/kbin"
 )
 
 // Record limits of target topics.
@@ -251,3 +253,20 @@ func (ts *targets) endRecovery(topic string) {
 	s.recovering = false
 	s.gen++
 }
+
+// applyLimits records a target topic's limits. Pipeline goroutine only.
+func (r *replication) applyLimits(target string, l topicLimits) {
+	before, _ := r.targets.limitsOf(target).batchCap()
+	r.targets.setLimits(target, l)
+	if after, what := l.batchCap(); after != before {
+		r.log.Info("engine: target topic's record limit", "topic", target, "limit", after, "from", what)
+	}
+}
+
+// producerCap is the ProducerBatchMaxBytes under which franz-go builds
+// batches a broker with the given limit takes: franz-go counts a batch
+// with the length of the records field, a uvarint in the flexible produce
+// requests of every broker since Kafka 2.4 (older ones, with a 4-byte
+// length, may see franz-go refuse a record within 4 bytes of the limit,
+// which the partition then reports as too large).
+func producerCap(limit int64) int64 { return limit + int64(kbin.UvarintLen(uint32(limit)+1)) }

@@ -1,0 +1,167 @@
+package kafka
+
+import (
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/openreplicator/replicator/pkg/fleet"
+)
+
+// pumpDirty hands the records of the partitions marked dirty to the
+// producer, and pauses or resumes their fetching.
+func (r *replication) pumpDirty(cl *clients) {
+	r.dmu.Lock()
+	dirty := r.dirty
+	r.dirty = nil
+	r.dmu.Unlock()
+	if len(dirty) == 0 {
+		return
+	}
+	r.mu.Lock()
+	flow, n := r.flow, len(r.parts)
+	r.mu.Unlock()
+	capB := partitionCap(r.e.cfg.InflightBytes, n)
+	pr := pauses{}
+	for st := range dirty {
+		r.pump(cl, st, flow, capB, &pr)
+	}
+	pr.apply(cl)
+}
+
+// pauses collects the partitions to pause and resume, applied in one call
+// each.
+type pauses struct{ pause, resume map[string][]int32 }
+
+func (p *pauses) set(st *partState, pause bool) {
+	if st.paused == pause {
+		return
+	}
+	st.paused = pause
+	m := &p.resume
+	if pause {
+		m = &p.pause
+	}
+	if *m == nil {
+		*m = map[string][]int32{}
+	}
+	(*m)[st.topic] = append((*m)[st.topic], st.partition)
+}
+
+func (p *pauses) apply(cl *clients) {
+	if len(p.pause) > 0 {
+		cl.consumer.PauseFetchPartitions(p.pause)
+	}
+	if len(p.resume) > 0 {
+		cl.consumer.ResumeFetchPartitions(p.resume)
+	}
+}
+
+// handed is a record handed to the producer, with what its callback needs.
+type handed struct {
+	out   *kgo.Record
+	src   int64
+	ts    time.Time
+	size  int64 // key and value bytes (metrics)
+	cost  int64 // recordCost
+	batch int64 // brokerBatchBytes
+	alone bool  // through the second producer (see limits.go)
+}
+
+// pump hands st's pending records to the producer as far as admit allows,
+// in order, and decides whether st's fetching pauses.
+func (r *replication) pump(cl *clients, st *partState, flow *Flow, capB int64, pr *pauses) {
+	limit, what, mainCap := r.targets.caps(st.targetTopic)
+	if cl.compressed {
+		// Records over the limit uncompressed go alone through the
+		// second producer, compressed, and the target decides: what it
+		// refuses stops the partition as any refusal does.
+		limit, what = maxBatchCap, "the replicator's largest produce request"
+	}
+	var out []handed
+	st.mu.Lock()
+	if st.ready && !st.stopped && st.retired == nil && st.failedAt < 0 {
+		fresh := st.leaseFresh()
+		for len(st.pending) > 0 {
+			rec := st.pending[0]
+			if st.haltAt >= 0 && rec.Offset >= st.haltAt {
+				st.dropPendingLocked()
+				break
+			}
+			if !fresh {
+				// Not renewed lately (or the partition's records timed
+				// out): write nothing, fetch these again once the lease
+				// is renewed (or the job is stopped).
+				st.failedAt, st.failedLast, st.failKind, st.failErr = rec.Offset, rec.Offset, failTransient, st.rctx.Err()
+				if st.rctx.fenced.Load() {
+					st.err = &fleet.JobError{Code: CodeLeaseNotRenewed, Message: "the lease was not renewed within half its TTL; writes are paused", Since: sinceOr(st.err)}
+				}
+				st.dropPendingLocked()
+				break
+			}
+			o, keep := copyRecord(flow, st.targetTopic, rec)
+			if !keep {
+				st.seen = rec.Offset
+				st.popPendingLocked()
+				continue
+			}
+			h := handed{out: o, src: rec.Offset, ts: rec.Timestamp, size: int64(len(rec.Key) + len(rec.Value)),
+				cost: recordCost(o), batch: brokerBatchBytes(o)}
+			alone := h.batch > mainCap // within the target's limit (raised since), not the main producer's cap
+			v := admit(handoff{batchBytes: h.batch, limit: limit, cost: h.cost, inflight: st.inflight, inflightB: st.inflightB,
+				cap: capB, isolating: alone || rec.Offset <= st.isolateUntil})
+			if v == waitForAck {
+				if st.stalledSince.IsZero() {
+					st.stalledSince = time.Now()
+				}
+				break
+			}
+			if v == tooLarge {
+				msg := fmt.Sprintf("target topic %s partition %d cannot take the record at source offset %d of %s: %d bytes as a batch, more than its limit of %d bytes (%s); nothing after it is copied until the target takes it",
+					st.targetTopic, st.partition, rec.Offset, st.topic, h.batch, limit, what)
+				st.haltLocked(rec.Offset, CodeRecordTooLarge, msg, r.e.cfg.RejectedRetryInterval)
+				r.logRate(slog.LevelError, "halt|"+st.topic+"|"+strconv.Itoa(int(st.partition)), "engine: the target refuses a record; the partition stops before it",
+					"topic", st.topic, "partition", st.partition, "offset", rec.Offset, "code", CodeRecordTooLarge, "batch_bytes", h.batch, "limit", limit)
+				break
+			}
+			if st.inflight == 0 {
+				st.lastProgress = time.Now()
+			}
+			st.seen = rec.Offset
+			st.inflight++
+			st.inflightB += h.cost
+			st.stalledSince = time.Time{}
+			st.popPendingLocked()
+			if alone {
+				// Through the second producer, so the next record waits
+				// for it to be acknowledged (two producers keep no order
+				// between them).
+				h.alone = true
+				st.isolateUntil = max(st.isolateUntil, rec.Offset+1)
+				out = append(out, h)
+				break
+			}
+			out = append(out, h)
+		}
+		if len(st.pending) == 0 {
+			st.pending = nil
+			st.stalledSince = time.Time{}
+		}
+	}
+	pr.set(st, st.wantPauseLocked(capB))
+	st.mu.Unlock()
+	name, account := r.labels()
+	for _, h := range out {
+		h.out.Context = st.rctx
+		prod := cl.producer
+		if h.alone {
+			prod = r.soloProducer(cl)
+		}
+		prod.TryProduce(r.ctx, h.out, func(rec *kgo.Record, err error) {
+			r.acked(st, h, rec.Offset, err, name, account)
+		})
+	}
+}
