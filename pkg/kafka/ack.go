@@ -19,50 +19,16 @@ func (r *replication) acked(st *partState, h handed, dst int64, err error, name,
 	st.inflight--
 	st.inflightB -= h.cost
 	src := h.src
-	var kind failureKind
 	if err != nil {
-		// Whatever the producer still holds of the partition must not be
-		// written before this record.
-		st.rctx.fail()
-		var code string
-		kind, code = classifyProduceError(err)
-		if st.failedAt < 0 || src < st.failedAt {
-			st.failedAt, st.failErr, st.failBatch, st.failTime = src, err, h.batch, h.ts
-			st.failKind, st.failCode = kind, code
-			st.needTarget = false
-			if kind == failUnknownTopic {
-				st.needTarget, st.targetGen = true, r.targets.generation(st.targetTopic)
-			}
-		}
-		st.failedLast = max(st.failedLast, src)
-		if !errors.Is(err, context.Canceled) {
-			st.err = &fleet.JobError{Code: CodeReplicationFailure, Message: fmt.Sprintf("producing to %s[%d] failed: %s", st.targetTopic, st.partition, tenantText(err)), Since: sinceOr(st.err)}
-		}
+		r.failedLocked(st, h, err)
 	} else if st.failedAt < 0 || src < st.failedAt {
-		st.lastProgress = time.Now()
-		id := r.targets.knownID(st.targetTopic)
-		if st.ackedTargetID != "" && id != "" && id != st.ackedTargetID {
-			st.firstPoint = &fleet.MappingPoint{SourceOffset: src, TargetOffset: dst, TargetTopicID: id}
-		}
-		st.acked, st.ackedTarget, st.ackedTargetID = src, dst, id
-		st.records++
-		st.bytes += h.size
-		lat := time.Since(h.ts)
-		st.lastLatency = lat
-		st.latencyMax = max(st.latencyMax, lat)
-		if st.failedAt < 0 {
-			st.err = nil // copying again (after a rewind, the failure is over)
-			st.backoff = 0
-		}
-		if st.haltErr != nil && st.haltAt < 0 && src >= st.haltedAt {
-			st.haltErr = nil // the refused record was copied after all
-		}
+		r.copiedLocked(st, h, dst)
 	}
 	if st.inflight == 0 && st.idle != nil {
 		close(st.idle)
 		st.idle = nil
 	}
-	wake := err != nil || len(st.pending) > 0 || st.paused || st.inflight == 0 && st.isolateUntil >= src
+	wake := st.wakeAfterAckLocked(err != nil, src)
 	topic := st.topic
 	st.mu.Unlock()
 	if wake {
@@ -81,4 +47,53 @@ func (r *replication) acked(st *partState, h handed, dst int64, err error, name,
 		return
 	}
 	m.replicated(name, account, topic, h.size, time.Since(h.ts))
+}
+
+// failedLocked records that the record h failed with err: the partition
+// fails at its lowest failed record, with what the failure means
+// (classifyProduceError), and is rewound to it by housekeep.
+func (r *replication) failedLocked(st *partState, h handed, err error) {
+	// Whatever the producer still holds of the partition must not be
+	// written before this record.
+	st.rctx.fail()
+	src := h.src
+	kind, code := classifyProduceError(err)
+	if st.failedAt < 0 || src < st.failedAt {
+		st.failedAt, st.failErr, st.failBatch, st.failTime = src, err, h.batch, h.ts
+		st.failKind, st.failCode = kind, code
+		st.needTarget = false
+		if kind == failUnknownTopic {
+			st.needTarget, st.targetGen = true, r.targets.generation(st.targetTopic)
+		}
+	}
+	st.failedLast = max(st.failedLast, src)
+	if !errors.Is(err, context.Canceled) {
+		st.err = &fleet.JobError{Code: CodeReplicationFailure, Message: fmt.Sprintf("producing to %s[%d] failed: %s", st.targetTopic, st.partition, tenantText(err)), Since: sinceOr(st.err)}
+	}
+}
+
+// copiedLocked records that the target acknowledged the record h at
+// target offset dst: the checkpoint moves past it (the mapping point of a
+// new target topic when it is the first there), and a failure or refusal
+// before it is over.
+func (r *replication) copiedLocked(st *partState, h handed, dst int64) {
+	src := h.src
+	st.lastProgress = time.Now()
+	id := r.targets.knownID(st.targetTopic)
+	if st.ackedTargetID != "" && id != "" && id != st.ackedTargetID {
+		st.firstPoint = &fleet.MappingPoint{SourceOffset: src, TargetOffset: dst, TargetTopicID: id}
+	}
+	st.acked, st.ackedTarget, st.ackedTargetID = src, dst, id
+	st.records++
+	st.bytes += h.size
+	lat := time.Since(h.ts)
+	st.lastLatency = lat
+	st.latencyMax = max(st.latencyMax, lat)
+	if st.failedAt < 0 {
+		st.err = nil // copying again (after a rewind, the failure is over)
+		st.backoff = 0
+	}
+	if st.haltErr != nil && st.haltAt < 0 && src >= st.haltedAt {
+		st.haltErr = nil // the refused record was copied after all
+	}
 }

@@ -11,30 +11,6 @@ import (
 	"github.com/openreplicator/replicator/pkg/replicator"
 )
 
-// soloProducer returns the second producer, for records alone over the
-// main producer's cap for their topic (see limits.go), creating it at
-// first use. Pipeline goroutine only.
-func (r *replication) soloProducer(cl *clients) *kgo.Client {
-	if cl.solo == nil {
-		opts := append(append([]kgo.Opt{}, cl.dstOpts...),
-			kgo.RecordPartitioner(kgo.ManualPartitioner()),
-			kgo.ProducerBatchMaxBytes(int32(producerCap(maxBatchCap))),
-			kgo.ProducerLinger(0),
-			kgo.MaxBufferedRecords(1<<40),
-			kgo.UnknownTopicRetries(unknownTopicRetries),
-			kgo.MetadataMinAge(250*time.Millisecond))
-		solo, err := kgo.NewClient(opts...)
-		if err != nil {
-			// The same options built the main producer: this cannot
-			// fail; if it does, the main one is used (and refuses).
-			r.log.Error("engine: cannot create the producer for large records", "err", err)
-			return cl.producer
-		}
-		cl.solo = solo
-	}
-	return cl.solo
-}
-
 // clients are the connections of one replication, created once the
 // secrets resolve and the spec is known.
 type clients struct {
@@ -139,4 +115,28 @@ func (r *replication) connect() (*clients, error) {
 	c.srcAdm, c.dstAdm = kadm.NewClient(c.srcAdmCl), kadm.NewClient(c.dstAdmCl)
 	ok = true
 	return c, nil
+}
+
+// soloProducer returns the second producer, for records alone over the
+// main producer's cap for their topic (see limits.go), creating it at
+// first use. Pipeline goroutine only.
+func (r *replication) soloProducer(cl *clients) *kgo.Client {
+	if cl.solo == nil {
+		opts := append(append([]kgo.Opt{}, cl.dstOpts...),
+			kgo.RecordPartitioner(kgo.ManualPartitioner()),
+			kgo.ProducerBatchMaxBytes(int32(producerCap(maxBatchCap))),
+			kgo.ProducerLinger(0),
+			kgo.MaxBufferedRecords(1<<40),
+			kgo.UnknownTopicRetries(unknownTopicRetries),
+			kgo.MetadataMinAge(250*time.Millisecond))
+		solo, err := kgo.NewClient(opts...)
+		if err != nil {
+			// The same options built the main producer: this cannot
+			// fail; if it does, the main one is used (and refuses).
+			r.log.Error("engine: cannot create the producer for large records", "err", err)
+			return cl.producer
+		}
+		cl.solo = solo
+	}
+	return cl.solo
 }

@@ -3,8 +3,10 @@ package kafka
 import (
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // This file holds the copy pipeline's decisions as pure functions: what a
@@ -147,4 +149,139 @@ func (p *partState) wantPauseLocked(capB int64) bool {
 		return true
 	}
 	return false
+}
+
+// The hand-over of a partition's records is decided by six facts of its
+// state: whether its target topic is ready (ready), whether its job was
+// stopped (stopped) or retired (retired), whether a record of it failed
+// (failedAt), whether the target refuses one of its records (haltAt), and
+// whether its lease is fresh. The pump (pump.go) asks copyingLocked once
+// per pass, reads the lease once, then asks gateLocked for each record
+// before admit.
+
+// copyingLocked reports whether the partition hands records to the
+// producer at all now: its target topic is ready and it is fetched, its
+// job was neither stopped nor retired (its source topic re-created), and
+// no record of it failed (it waits to be rewound to that record). Records
+// fetched while it is not are not kept either (take).
+func (p *partState) copyingLocked() bool {
+	return p.ready && !p.stopped && p.retired == nil && p.failedAt < 0
+}
+
+// gate is what a partition's fences say of its next pending record.
+type gate int
+
+const (
+	// gateOpen: the record may be handed over, as far as admit allows.
+	gateOpen gate = iota
+	// gateHalted: the record is at or past the one the target refuses:
+	// it and those after it are dropped (fetched again once the refused
+	// record is retried).
+	gateHalted
+	// gateStale: the lease is not fresh (or the partition is fenced):
+	// nothing is written; the partition fails at this record and is
+	// fetched again from it once the lease is renewed.
+	gateStale
+)
+
+// gateLocked decides whether the pending record at offset may go past the
+// partition's fences: the refused record (haltAt) first, then the lease
+// (fresh, as leaseFresh said at the start of the pass).
+func (p *partState) gateLocked(offset int64, fresh bool) gate {
+	switch {
+	case p.haltAt >= 0 && offset >= p.haltAt:
+		return gateHalted
+	case !fresh:
+		return gateStale
+	}
+	return gateOpen
+}
+
+// chore is the timed work housekeep does for one partition in a pass (at
+// most one).
+type chore int
+
+const (
+	choreNone chore = iota
+	// choreRetry: a record failed and nothing is in flight: rewind to it
+	// once its backoff passed, the lease is fresh and the target topic is
+	// back (or find the refused record, or stop at it).
+	choreRetry
+	// choreRetryHalt: the partition stopped at a record the target
+	// refuses and its retry interval passed: read the target's limits
+	// again, then copy the record alone once more.
+	choreRetryHalt
+	// choreTimeOut: records are in flight and none was acknowledged
+	// within the delivery timeout: fail them and start over from the
+	// first.
+	choreTimeOut
+	// choreTrim: pending records could not be handed over for stallTrim:
+	// drop them and fetch them again once the partition has room.
+	choreTrim
+)
+
+// choreLocked decides the partition's timed work at now (deliveryTimeout:
+// Config.DeliveryTimeout). A partition that is not copying for good
+// (stopped, retired) or not yet (its target topic not ready) has none.
+func (p *partState) choreLocked(now time.Time, deliveryTimeout time.Duration) chore {
+	switch {
+	case p.stopped || p.retired != nil || !p.ready:
+		return choreNone
+	case p.failedAt >= 0 && p.inflight == 0:
+		return choreRetry
+	case p.haltAt >= 0 && p.inflight == 0 && !now.Before(p.haltRetryAt):
+		return choreRetryHalt
+	case p.inflight > 0 && p.failedAt < 0 && now.Sub(p.lastProgress) > deliveryTimeout && !p.rctx.timedOut.Load():
+		return choreTimeOut
+	case len(p.pending) > 0 && !p.stalledSince.IsZero() && now.Sub(p.stalledSince) > stallTrim:
+		return choreTrim
+	}
+	return choreNone
+}
+
+// Rewinds of a partition that makes no progress back off from
+// minRetryBackoff to maxRetryBackoff.
+const (
+	minRetryBackoff = 100 * time.Millisecond
+	maxRetryBackoff = 5 * time.Second
+)
+
+// nextBackoff is the wait before the next rewind of a partition after one
+// that waited d.
+func nextBackoff(d time.Duration) time.Duration {
+	return min(max(2*d, minRetryBackoff), maxRetryBackoff)
+}
+
+// wakeAfterAckLocked reports whether the pipeline must look at the
+// partition again after the produce result of the record at offset src
+// (failed: it failed): to rewind it, hand over what it holds, resume its
+// fetching, or copy the next record once the one copied alone is
+// acknowledged.
+func (p *partState) wakeAfterAckLocked(failed bool, src int64) bool {
+	return failed || len(p.pending) > 0 || p.paused || p.inflight == 0 && p.isolateUntil >= src
+}
+
+// fitBudget returns how many of recs (fetched records of a partition, in
+// order) may be queued in room bytes (keyValueBytes), and their bytes.
+// A partition that holds nothing may always queue its first record, so
+// that every partition makes progress however full the budget is.
+func fitBudget(recs []*kgo.Record, room int64, holding bool) (n int, bytes int64) {
+	for i, rec := range recs {
+		size := keyValueBytes(rec)
+		if room-size < 0 && (i > 0 || holding) {
+			return i, bytes
+		}
+		room -= size
+		bytes += size
+	}
+	return len(recs), bytes
+}
+
+// unseen drops from recs (in offset order) the records at or before last:
+// records fetched again that the partition already holds or handed over.
+func unseen(recs []*kgo.Record, last int64) []*kgo.Record {
+	for len(recs) > 0 && recs[0].Offset <= last {
+		recs = recs[1:]
+	}
+	return recs
 }

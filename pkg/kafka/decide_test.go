@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/openreplicator/replicator/pkg/fleet"
@@ -273,46 +272,6 @@ func TestWantPause(t *testing.T) {
 	} {
 		if got := c.p.wantPauseLocked(100); got != c.want {
 			t.Errorf("%s: wantPause = %v, want %v", c.name, got, c.want)
-		}
-	}
-}
-
-// TestRecordBatchBytesIsFranzGosFigure: recordBatchBytes is exactly the
-// cap under which franz-go refuses a record on its own: a producer whose
-// cap is that figure takes the record, one byte less refuses it. Were it
-// smaller, the pipeline would hand franz-go records it refuses alone (and
-// the records after them would be written before them).
-func TestRecordBatchBytesIsFranzGosFigure(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"), kfake.BrokerConfigs(map[string]string{"message.max.bytes": "10000000"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	big := strings.Repeat("v", 300_000)
-	for i, rec := range []*kgo.Record{
-		{Value: []byte(strings.Repeat("x", 600))},
-		{Key: []byte("k"), Value: []byte(big)},
-		{Value: []byte(big + big), Headers: []kgo.RecordHeader{{Key: "h", Value: []byte("header value")}, {Key: "empty"}}},
-		{Key: []byte(strings.Repeat("k", 700)), Value: nil},
-		{Value: []byte(strings.Repeat("v", 2_100_000))},
-	} {
-		n := recordBatchBytes(rec)
-		for _, cap := range []int64{n, n - 1} {
-			cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ProducerBatchMaxBytes(int32(cap)), kgo.DefaultProduceTopic("t"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			r := *rec
-			err = cl.ProduceSync(ctx, &r).FirstErr()
-			cancel()
-			cl.Close()
-			if cap == n && err != nil {
-				t.Fatalf("record %d (%d bytes as a batch): refused with a cap of %d: %v", i, n, cap, err)
-			}
-			if cap < n && !errors.Is(err, kerr.MessageTooLarge) {
-				t.Fatalf("record %d (%d bytes as a batch): with a cap of %d: %v, want MESSAGE_TOO_LARGE", i, n, cap, err)
-			}
 		}
 	}
 }

@@ -108,71 +108,64 @@ func (r *replication) take(cl *clients, fetches kgo.Fetches) {
 		if fp.HighWatermark >= 0 {
 			st.hwm = fp.HighWatermark
 		}
-		if len(fp.Records) == 0 || st.stopped || st.retired != nil || st.failedAt >= 0 || !st.ready {
+		if len(fp.Records) == 0 || !st.copyingLocked() {
 			// A failed partition fetches again from the failed record.
 			st.mu.Unlock()
 			return
 		}
-		if st.seen < 0 && len(st.pending) == 0 && st.start >= 0 && !st.startChecked {
-			// The first records of a job that starts at a known offset
-			// must come from there. Records from beyond it were fetched
-			// for an earlier job of the same partition on this worker
-			// (granted again after its lease lapsed) while they were
-			// being handled: writing them now would put them before the
-			// ones this job fetches from its start. Fetch again from
-			// the start, once (a compacted start returns a later
-			// offset again, which is then taken).
-			st.startChecked = true
-			if first := fp.Records[0].Offset; first > st.start {
-				at := st.start
-				st.mu.Unlock()
-				cl.consumer.SetOffsets(map[string]map[int32]kgo.EpochOffset{fp.Topic: {fp.Partition: {Epoch: -1, Offset: at}}})
-				r.log.Info("engine: first records of a job came from beyond its start; fetching again from the start",
-					"topic", fp.Topic, "partition", fp.Partition, "start", at, "first", first)
-				return
+		if at, again := st.refetchFromStartLocked(fp.Records[0].Offset); again {
+			st.mu.Unlock()
+			cl.consumer.SetOffsets(map[string]map[int32]kgo.EpochOffset{fp.Topic: {fp.Partition: {Epoch: -1, Offset: at}}})
+			r.log.Info("engine: first records of a job came from beyond its start; fetching again from the start",
+				"topic", fp.Topic, "partition", fp.Partition, "start", at, "first", fp.Records[0].Offset)
+			return
+		}
+		recs := unseen(fp.Records, st.lastHeldLocked())
+		n, in := fitBudget(recs, room, len(st.pending) > 0)
+		if n < len(recs) {
+			// Over the budget: fetch these again later.
+			if refetch == nil {
+				refetch = map[string]map[int32]kgo.EpochOffset{}
 			}
-		}
-		// Records fetched again that the partition already holds or
-		// handed over are not queued twice.
-		last := st.seen
-		if n := len(st.pending); n > 0 {
-			last = st.pending[n-1].Offset
-		}
-		recs := fp.Records
-		for len(recs) > 0 && recs[0].Offset <= last {
-			recs = recs[1:]
-		}
-		var in int64
-		for i, rec := range recs {
-			size := int64(len(rec.Key) + len(rec.Value))
-			if room-size < 0 && (i > 0 || len(st.pending) > 0) {
-				// Over the budget: fetch these again later.
-				if refetch == nil {
-					refetch = map[string]map[int32]kgo.EpochOffset{}
-				}
-				if refetch[fp.Topic] == nil {
-					refetch[fp.Topic] = map[int32]kgo.EpochOffset{}
-				}
-				refetch[fp.Topic][fp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: rec.Offset}
-				recs = recs[:i]
-				break
+			if refetch[fp.Topic] == nil {
+				refetch[fp.Topic] = map[int32]kgo.EpochOffset{}
 			}
-			room -= size
-			in += size
+			refetch[fp.Topic][fp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: recs[n].Offset}
 		}
-		st.pending = append(st.pending, recs...)
+		room -= in
+		st.pending = append(st.pending, recs[:n]...)
 		st.pendingB.Add(in)
 		st.mu.Unlock()
 		if in > 0 {
 			r.e.cfg.Metrics.bytesIn(name, account, in)
 		}
-		r.dmu.Lock()
-		if r.dirty == nil {
-			r.dirty = map[*partState]struct{}{}
-		}
-		r.dirty[st] = struct{}{}
-		r.dmu.Unlock()
+		r.setDirty(st)
 	})
+}
+
+// refetchFromStartLocked checks, once, where the first records of a job
+// that starts at a known offset came from (first: the offset of the first
+// fetched): from beyond its start, they were fetched for an earlier job of
+// the same partition on this worker (granted again after its lease
+// lapsed) while they were being handled, and writing them now would put
+// them before the ones this job fetches from its start. It then returns
+// the start to fetch again from (a compacted start returns a later offset
+// again, which is then taken).
+func (p *partState) refetchFromStartLocked(first int64) (at int64, again bool) {
+	if p.seen >= 0 || len(p.pending) > 0 || p.start < 0 || p.startChecked {
+		return 0, false
+	}
+	p.startChecked = true
+	return p.start, first > p.start
+}
+
+// lastHeldLocked is the highest offset the partition holds or handed over
+// (-1: none): records fetched again up to it are not queued twice.
+func (p *partState) lastHeldLocked() int64 {
+	if n := len(p.pending); n > 0 {
+		return p.pending[n-1].Offset
+	}
+	return p.seen
 }
 
 // addPartition starts fetching a partition whose target topic is ready.

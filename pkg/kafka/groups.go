@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 
@@ -14,10 +13,50 @@ import (
 // syncGroups translates the committed offsets of matching source groups
 // through the mapping points and commits them on the target for groups
 // with no active members there. It never moves a target offset backwards.
+// What each offset becomes is decided in translate.go.
 func (t *metaTask) syncGroups(ctx context.Context, cl *clients, flow *Flow, detectNew bool) error {
-	listed, err := cl.srcAdm.ListGroups(ctx)
+	groups, err := t.groupsToSync(ctx, cl, flow, detectNew)
 	if err != nil {
 		return err
+	}
+	name, account := t.r.labels()
+	t.r.e.cfg.Metrics.groups.WithLabelValues(name, account).Set(float64(len(groups)))
+	if len(groups) == 0 || t.r.e.cfg.Checkpoints == nil {
+		return nil
+	}
+	points, err := t.r.e.cfg.Checkpoints(ctx, t.r.id)
+	if err != nil {
+		return err
+	}
+	logs, err := readTargetLogs(ctx, cl, targetTopics(points, flow))
+	if err != nil {
+		return err
+	}
+	index := mappingIndex(points, flow, logs.ids)
+	described, err := cl.dstAdm.DescribeGroups(ctx, groups...)
+	if err != nil {
+		return err
+	}
+	fetched := cl.srcAdm.FetchManyOffsets(ctx, groups...)
+	var errs []error
+	for _, g := range groups {
+		if d, ok := described[g]; ok && d.Err == nil && len(d.Members) > 0 {
+			continue // consumers are active on the target: leave the group alone
+		}
+		if err := syncGroup(ctx, cl, flow, g, fetched[g], index, logs); err != nil {
+			errs = append(errs, fmt.Errorf("group %s: %w", g, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// groupsToSync lists the source's groups the flow copies: with
+// detectNew, all of them; without, only those there at the job's first
+// sync.
+func (t *metaTask) groupsToSync(ctx context.Context, cl *clients, flow *Flow, detectNew bool) ([]string, error) {
+	listed, err := cl.srcAdm.ListGroups(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var groups []string
 	first := t.knownGroups == nil
@@ -36,121 +75,97 @@ func (t *metaTask) syncGroups(ctx context.Context, cl *clients, flow *Flow, dete
 		}
 		groups = append(groups, g)
 	}
-	name, account := t.r.labels()
-	t.r.e.cfg.Metrics.groups.WithLabelValues(name, account).Set(float64(len(groups)))
-	if len(groups) == 0 || t.r.e.cfg.Checkpoints == nil {
+	return groups, nil
+}
+
+// targetLogs are the target topics as they are now: their IDs (points of
+// an earlier topic of the same name count in other offsets) and their
+// logs' start and end (a group is never moved outside them).
+type targetLogs struct {
+	ids          map[string]string
+	starts, ends kadm.ListedOffsets
+}
+
+// readTargetLogs reads the IDs and log bounds of the target topics names.
+func readTargetLogs(ctx context.Context, cl *clients, names []string) (targetLogs, error) {
+	var l targetLogs
+	if len(names) == 0 {
+		return l, nil
+	}
+	td, err := cl.dstAdm.ListTopics(ctx, names...)
+	if err != nil {
+		return l, err
+	}
+	l.ids = map[string]string{}
+	for n, d := range td {
+		if d.Err == nil && d.ID != (kadm.TopicID{}) {
+			l.ids[n] = d.ID.String()
+		}
+	}
+	if l.starts, err = cl.dstAdm.ListStartOffsets(ctx, names...); err != nil {
+		return l, err
+	}
+	if l.ends, err = cl.dstAdm.ListEndOffsets(ctx, names...); err != nil {
+		return l, err
+	}
+	return l, nil
+}
+
+// bounds returns the start and end of a target partition's log, ok=false
+// when either is unknown.
+func (l targetLogs) bounds(topic string, p int32) (start, end int64, ok bool) {
+	s, ok1 := l.starts.Lookup(topic, p)
+	e, ok2 := l.ends.Lookup(topic, p)
+	if !ok1 || !ok2 || s.Err != nil || e.Err != nil {
+		return 0, 0, false
+	}
+	return s.Offset, e.Offset, true
+}
+
+// syncGroup commits on the target the translation of group g's committed
+// source offsets (src), where syncPos.next moves them.
+func syncGroup(ctx context.Context, cl *clients, flow *Flow, g string, src kadm.FetchOffsetsResponse, index map[tp][]fleet.MappingPoint, logs targetLogs) error {
+	if src.Err != nil {
+		return src.Err
+	}
+	type cand struct {
+		topic     string
+		partition int32
+		at        int64
+		ok        bool
+	}
+	var cands []cand
+	src.Fetched.Each(func(o kadm.OffsetResponse) {
+		if o.Err != nil || o.At < 0 || !flow.CopiesTopic(o.Topic) {
+			return
+		}
+		at, ok := Translate(index[tp{o.Topic, o.Partition}], o.At)
+		cands = append(cands, cand{flow.TargetTopic(o.Topic), o.Partition, at, ok})
+	})
+	if len(cands) == 0 {
 		return nil
 	}
-	points, err := t.r.e.cfg.Checkpoints(ctx, t.r.id)
-	if err != nil {
-		return err
-	}
-	// The target topics as they are now: their IDs (points of an earlier
-	// topic of the same name count in other offsets) and their logs' start
-	// and end (a group is never moved outside them).
-	var targetNames []string
-	seen := map[string]bool{}
-	for _, p := range points {
-		if n := flow.TargetTopic(p.Topic); !seen[n] {
-			seen[n] = true
-			targetNames = append(targetNames, n)
-		}
-	}
-	var ids map[string]string
-	var starts, ends kadm.ListedOffsets
-	if len(targetNames) > 0 {
-		td, err := cl.dstAdm.ListTopics(ctx, targetNames...)
-		if err != nil {
-			return err
-		}
-		ids = map[string]string{}
-		for n, d := range td {
-			if d.Err == nil && d.ID != (kadm.TopicID{}) {
-				ids[n] = d.ID.String()
+	cur, curErr := cl.dstAdm.FetchOffsets(ctx, g)
+	out := kadm.Offsets{}
+	for _, c := range cands {
+		var now syncPos
+		if curErr == nil {
+			if o, ok := cur.Lookup(c.topic, c.partition); ok && o.Err == nil && o.At >= 0 {
+				now.cur, now.haveCur = o.At, true
 			}
 		}
-		if starts, err = cl.dstAdm.ListStartOffsets(ctx, targetNames...); err != nil {
-			return err
-		}
-		if ends, err = cl.dstAdm.ListEndOffsets(ctx, targetNames...); err != nil {
-			return err
-		}
-	}
-	byTP := map[tp][]fleet.MappingPoint{}
-	for _, p := range points {
-		if id := ids[flow.TargetTopic(p.Topic)]; p.TargetTopicID != "" && id != "" && p.TargetTopicID != id {
-			continue // counts in a target topic deleted since
-		}
-		byTP[tp{p.Topic, p.Partition}] = append(byTP[tp{p.Topic, p.Partition}], p)
-	}
-	for k := range byTP {
-		slices.SortFunc(byTP[k], func(a, b fleet.MappingPoint) int { return int(b.SourceOffset - a.SourceOffset) })
-	}
-	bounds := func(topic string, p int32) (start, end int64, ok bool) {
-		s, ok1 := starts.Lookup(topic, p)
-		e, ok2 := ends.Lookup(topic, p)
-		if !ok1 || !ok2 || s.Err != nil || e.Err != nil {
-			return 0, 0, false
-		}
-		return s.Offset, e.Offset, true
-	}
-	described, err := cl.dstAdm.DescribeGroups(ctx, groups...)
-	if err != nil {
-		return err
-	}
-	fetched := cl.srcAdm.FetchManyOffsets(ctx, groups...)
-	var errs []error
-	for _, g := range groups {
-		if d, ok := described[g]; ok && d.Err == nil && len(d.Members) > 0 {
-			continue // consumers are active on the target: leave the group alone
-		}
-		src := fetched[g]
-		if src.Err != nil {
-			errs = append(errs, fmt.Errorf("group %s: %w", g, src.Err))
-			continue
-		}
-		type cand struct {
-			topic     string
-			partition int32
-			at        int64
-			ok        bool
-		}
-		var cands []cand
-		src.Fetched.Each(func(o kadm.OffsetResponse) {
-			if o.Err != nil || o.At < 0 || !flow.CopiesTopic(o.Topic) {
-				return
-			}
-			at, ok := Translate(byTP[tp{o.Topic, o.Partition}], o.At)
-			cands = append(cands, cand{flow.TargetTopic(o.Topic), o.Partition, at, ok})
-		})
-		if len(cands) == 0 {
-			continue
-		}
-		cur, curErr := cl.dstAdm.FetchOffsets(ctx, g)
-		out := kadm.Offsets{}
-		for _, c := range cands {
-			var now syncPos
-			if curErr == nil {
-				if o, ok := cur.Lookup(c.topic, c.partition); ok && o.Err == nil && o.At >= 0 {
-					now.cur, now.haveCur = o.At, true
-				}
-			}
-			now.start, now.end, now.haveBounds = bounds(c.topic, c.partition)
-			now.translated, now.haveTranslation = c.at, c.ok
-			if at, ok := now.next(); ok {
-				out.Add(kadm.Offset{Topic: c.topic, Partition: c.partition, At: at, LeaderEpoch: -1})
-			}
-		}
-		if len(out) == 0 {
-			continue
-		}
-		resp, err := cl.dstAdm.CommitOffsets(ctx, g, out)
-		if err == nil {
-			err = resp.Error()
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("group %s: %w", g, err))
+		now.start, now.end, now.haveBounds = logs.bounds(c.topic, c.partition)
+		now.translated, now.haveTranslation = c.at, c.ok
+		if at, ok := now.next(); ok {
+			out.Add(kadm.Offset{Topic: c.topic, Partition: c.partition, At: at, LeaderEpoch: -1})
 		}
 	}
-	return errors.Join(errs...)
+	if len(out) == 0 {
+		return nil
+	}
+	resp, err := cl.dstAdm.CommitOffsets(ctx, g, out)
+	if err == nil {
+		err = resp.Error()
+	}
+	return err
 }

@@ -16,7 +16,8 @@ import (
 // (once nothing is in flight and their backoff passed), finding refused
 // records, retrying halted partitions, making sure of missing target
 // topics, and trimming what stuck partitions hold. It runs every
-// iteration that follows a failure, and at least every pollWait.
+// iteration that follows a failure, and at least every pollWait. Which
+// work a partition needs is decided by choreLocked (decide.go).
 func (r *replication) housekeep(cl *clients) {
 	now := time.Now()
 	if !r.houseNow.Swap(false) && now.Sub(r.lastHouse) < pollWait {
@@ -29,98 +30,133 @@ func (r *replication) housekeep(cl *clients) {
 		parts = append(parts, st)
 	}
 	r.mu.Unlock()
-	rewinds := map[string]map[int32]kgo.EpochOffset{}
-	var recover, reread, rewound []*partState
-	rewind := func(st *partState, at int64) {
-		rewound = append(rewound, st)
-		if rewinds[st.topic] == nil {
-			rewinds[st.topic] = map[int32]kgo.EpochOffset{}
-		}
-		rewinds[st.topic][st.partition] = kgo.EpochOffset{Epoch: -1, Offset: at}
-	}
+	var hk chores
 	for _, st := range parts {
 		st.mu.Lock()
-		switch {
-		case st.stopped || st.retired != nil || !st.ready:
-		case st.failedAt >= 0 && st.inflight == 0:
-			if st.needTarget {
-				if r.targets.generation(st.targetTopic) <= st.targetGen {
-					recover = append(recover, st)
-					break
-				}
-				st.needTarget = false
-			}
-			if now.Before(st.retryAt) || !st.rctx.unfence() {
-				break
-			}
-			at := st.failedAt
-			if st.failKind == failRefused {
-				haltAt, isolate := onRefused(at, st.failedLast, st.isolateUntil)
-				if haltAt >= 0 {
-					lims := r.targets.limitsOf(st.targetTopic)
-					limit, what := lims.batchCap()
-					msg := refusalMessage(st, at, limit, what, lims)
-					code, ferr := st.failCode, st.failErr
-					st.rewindLocked(at)
-					st.haltLocked(at, code, msg, r.e.cfg.RejectedRetryInterval)
-					r.logRate(slog.LevelError, "halt|"+st.topic+"|"+strconv.Itoa(int(st.partition)), "engine: the target refuses a record; the partition stops before it",
-						"topic", st.topic, "partition", st.partition, "offset", at, "code", code, "err", ferr)
-					break
-				}
-				st.isolateUntil = isolate
-				reread = append(reread, st)
-				r.log.Info("engine: the target refused a batch; copying its records one at a time to find the refused one",
-					"topic", st.topic, "partition", st.partition, "from", at, "to", isolate, "err", st.failErr)
-			}
-			st.rewindLocked(at)
-			st.backoff = min(max(2*st.backoff, 100*time.Millisecond), 5*time.Second)
-			st.retryAt = now.Add(st.backoff)
-			rewind(st, at)
-			r.logRate(slog.LevelInfo, "rewind|"+st.topic+"|"+strconv.Itoa(int(st.partition)), "engine: retrying partition from the failed record",
-				"topic", st.topic, "partition", st.partition, "offset", at)
-		case st.haltAt >= 0 && st.inflight == 0 && !now.Before(st.haltRetryAt):
-			switch {
-			case !st.haltAsked:
-				st.haltAsked = true
-				reread = append(reread, st)
-			case st.haltReady:
-				// The limits were read again: copy the refused record on
-				// its own once more.
-				at := st.haltAt
-				st.haltAt, st.haltAsked, st.haltReady = -1, false, false
-				st.isolateUntil = max(st.isolateUntil, at)
-				st.rewindLocked(at)
-				rewind(st, at)
-			}
-		case st.inflight > 0 && st.failedAt < 0 && now.Sub(st.lastProgress) > r.e.cfg.DeliveryTimeout && !st.rctx.timedOut.Load():
-			// The producer fails what it still holds of the partition
-			// (where it safely can), and the partition starts over from
-			// the first.
-			st.rctx.timedOut.Store(true)
-			st.err = &fleet.JobError{Code: CodeReplicationFailure, Since: sinceOr(st.err),
-				Message: fmt.Sprintf("producing to %s[%d]: no record acknowledged in %s; retrying", st.targetTopic, st.partition, r.e.cfg.DeliveryTimeout)}
-			r.logRate(slog.LevelWarn, "timeout|"+st.topic+"|"+strconv.Itoa(int(st.partition)), "engine: the target acknowledged no record of the partition in time; it will retry",
-				"topic", st.topic, "partition", st.partition, "timeout", r.e.cfg.DeliveryTimeout)
-		case len(st.pending) > 0 && !st.stalledSince.IsZero() && now.Sub(st.stalledSince) > stallTrim:
+		switch st.choreLocked(now, r.e.cfg.DeliveryTimeout) {
+		case choreRetry:
+			r.retryLocked(st, now, &hk)
+		case choreRetryHalt:
+			retryHaltLocked(st, &hk)
+		case choreTimeOut:
+			r.timeOutLocked(st)
+		case choreTrim:
 			// Stuck: fetch these again once the partition has room.
 			at := st.pending[0].Offset
 			st.dropPendingLocked()
-			rewind(st, at)
+			hk.rewind(st, at)
 		}
 		st.mu.Unlock()
 	}
-	if len(rewinds) > 0 {
-		cl.consumer.SetOffsets(rewinds)
-		for _, st := range rewound {
+	hk.apply(r, cl)
+}
+
+// chores collects what a pass of housekeep does once it has looked at
+// every partition (outside their locks): the consumer's rewinds, target
+// topics to make sure of again, and target limits to read again.
+type chores struct {
+	rewinds         map[string]map[int32]kgo.EpochOffset
+	rewound         []*partState
+	recover, reread []*partState
+}
+
+// rewind has st fetched again from offset at.
+func (hk *chores) rewind(st *partState, at int64) {
+	hk.rewound = append(hk.rewound, st)
+	if hk.rewinds == nil {
+		hk.rewinds = map[string]map[int32]kgo.EpochOffset{}
+	}
+	if hk.rewinds[st.topic] == nil {
+		hk.rewinds[st.topic] = map[int32]kgo.EpochOffset{}
+	}
+	hk.rewinds[st.topic][st.partition] = kgo.EpochOffset{Epoch: -1, Offset: at}
+}
+
+func (hk *chores) apply(r *replication, cl *clients) {
+	if len(hk.rewinds) > 0 {
+		cl.consumer.SetOffsets(hk.rewinds)
+		for _, st := range hk.rewound {
 			r.markDirty(st) // resume
 		}
 	}
-	for _, st := range recover {
+	for _, st := range hk.recover {
 		r.recoverTarget(cl, st)
 	}
-	for _, st := range reread {
+	for _, st := range hk.reread {
 		r.rereadLimits(cl, st)
 	}
+}
+
+// retryLocked goes on with a partition whose record failed, nothing of it
+// in flight: once its target topic is back (after an unknown topic), its
+// backoff passed and its lease is fresh, it is rewound to the failed
+// record. A refused record is first found (the batch copied one record at
+// a time), then the partition stops at it.
+func (r *replication) retryLocked(st *partState, now time.Time, hk *chores) {
+	if st.needTarget {
+		if r.targets.generation(st.targetTopic) <= st.targetGen {
+			hk.recover = append(hk.recover, st)
+			return
+		}
+		st.needTarget = false
+	}
+	if now.Before(st.retryAt) || !st.rctx.unfence() {
+		return
+	}
+	at := st.failedAt
+	if st.failKind == failRefused {
+		haltAt, isolate := onRefused(at, st.failedLast, st.isolateUntil)
+		if haltAt >= 0 {
+			lims := r.targets.limitsOf(st.targetTopic)
+			limit, what := lims.batchCap()
+			msg := refusalMessage(st, at, limit, what, lims)
+			code, ferr := st.failCode, st.failErr
+			st.rewindLocked(at)
+			st.haltLocked(at, code, msg, r.e.cfg.RejectedRetryInterval)
+			r.logRate(slog.LevelError, "halt|"+st.topic+"|"+strconv.Itoa(int(st.partition)), "engine: the target refuses a record; the partition stops before it",
+				"topic", st.topic, "partition", st.partition, "offset", at, "code", code, "err", ferr)
+			return
+		}
+		st.isolateUntil = isolate
+		hk.reread = append(hk.reread, st)
+		r.log.Info("engine: the target refused a batch; copying its records one at a time to find the refused one",
+			"topic", st.topic, "partition", st.partition, "from", at, "to", isolate, "err", st.failErr)
+	}
+	st.rewindLocked(at)
+	st.backoff = nextBackoff(st.backoff)
+	st.retryAt = now.Add(st.backoff)
+	hk.rewind(st, at)
+	r.logRate(slog.LevelInfo, "rewind|"+st.topic+"|"+strconv.Itoa(int(st.partition)), "engine: retrying partition from the failed record",
+		"topic", st.topic, "partition", st.partition, "offset", at)
+}
+
+// retryHaltLocked retries a partition stopped at a refused record: it has
+// the target's limits read again, and once they are, copies the record on
+// its own once more.
+func retryHaltLocked(st *partState, hk *chores) {
+	switch {
+	case !st.haltAsked:
+		st.haltAsked = true
+		hk.reread = append(hk.reread, st)
+	case st.haltReady:
+		at := st.haltAt
+		st.haltAt, st.haltAsked, st.haltReady = -1, false, false
+		st.isolateUntil = max(st.isolateUntil, at)
+		st.rewindLocked(at)
+		hk.rewind(st, at)
+	}
+}
+
+// timeOutLocked fails the records of a partition the target acknowledged
+// none of in time: the producer fails what it still holds of the
+// partition (where it safely can), and the partition starts over from the
+// first.
+func (r *replication) timeOutLocked(st *partState) {
+	st.rctx.timedOut.Store(true)
+	st.err = &fleet.JobError{Code: CodeReplicationFailure, Since: sinceOr(st.err),
+		Message: fmt.Sprintf("producing to %s[%d]: no record acknowledged in %s; retrying", st.targetTopic, st.partition, r.e.cfg.DeliveryTimeout)}
+	r.logRate(slog.LevelWarn, "timeout|"+st.topic+"|"+strconv.Itoa(int(st.partition)), "engine: the target acknowledged no record of the partition in time; it will retry",
+		"topic", st.topic, "partition", st.partition, "timeout", r.e.cfg.DeliveryTimeout)
 }
 
 // refusalMessage is the error of a partition stopped at a record the

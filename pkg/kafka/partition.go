@@ -321,7 +321,7 @@ func (p *partState) waitIdle(ctx context.Context) error {
 // popPendingLocked removes the first pending record.
 func (p *partState) popPendingLocked() {
 	rec := p.pending[0]
-	p.pendingB.Add(-int64(len(rec.Key) + len(rec.Value)))
+	p.pendingB.Add(-keyValueBytes(rec))
 	p.pending[0] = nil
 	p.pending = p.pending[1:]
 }

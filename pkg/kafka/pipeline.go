@@ -40,6 +40,25 @@ const (
 	idCheckEvery = time.Second
 )
 
+// pipeline polls the source and produces every record to the target,
+// until the replication closes.
+func (r *replication) pipeline(cl *clients) {
+	onlyErrors := false
+	for r.ctx.Err() == nil {
+		r.runPosted(cl)
+		r.housekeep(cl)
+		r.pumpDirty(cl)
+		fetches := r.poll(cl, onlyErrors)
+		if r.ctx.Err() != nil {
+			return
+		}
+		r.runPosted(cl)
+		onlyErrors = r.fetchErrors(cl, fetches)
+		r.take(cl, fetches)
+		r.pumpDirty(cl)
+	}
+}
+
 // post queues f to run on the pipeline goroutine and wakes it.
 func (r *replication) post(f func(*clients)) {
 	r.postMu.Lock()
@@ -74,37 +93,24 @@ func (r *replication) kick() {
 // markDirty asks the pipeline to look at st again (hand it more records,
 // pause or resume it, rewind it).
 func (r *replication) markDirty(st *partState) {
+	r.setDirty(st)
+	r.kick()
+}
+
+// setDirty marks st for the pipeline's next pass without waking it (the
+// pipeline goroutine itself, which passes next anyway).
+func (r *replication) setDirty(st *partState) {
 	r.dmu.Lock()
 	if r.dirty == nil {
 		r.dirty = map[*partState]struct{}{}
 	}
 	r.dirty[st] = struct{}{}
 	r.dmu.Unlock()
-	r.kick()
 }
 
 // logRate logs at most once per interval per key (pkg/logx).
 func (r *replication) logRate(level slog.Level, key, msg string, args ...any) {
 	r.e.limiter.Log(r.log, level, r.id+"|"+key, msg, args...)
-}
-
-// pipeline polls the source and produces every record to the target,
-// until the replication closes.
-func (r *replication) pipeline(cl *clients) {
-	onlyErrors := false
-	for r.ctx.Err() == nil {
-		r.runPosted(cl)
-		r.housekeep(cl)
-		r.pumpDirty(cl)
-		fetches := r.poll(cl, onlyErrors)
-		if r.ctx.Err() != nil {
-			return
-		}
-		r.runPosted(cl)
-		onlyErrors = r.fetchErrors(cl, fetches)
-		r.take(cl, fetches)
-		r.pumpDirty(cl)
-	}
 }
 
 // errClass names an error for rate-limited logging: its Kafka error code,

@@ -30,6 +30,11 @@ func copyRecord(flow *Flow, targetTopic string, rec *kgo.Record) (*kgo.Record, b
 		Headers: headers, Timestamp: rec.Timestamp}, true
 }
 
+// keyValueBytes is a record's key and value bytes: what it counts
+// against the replication's budget while it waits to be handed over, and
+// what the metrics count as copied.
+func keyValueBytes(rec *kgo.Record) int64 { return int64(len(rec.Key) + len(rec.Value)) }
+
 // recordOverhead is what every record counts against a partition's
 // in-flight cap beyond its key, value and headers, so that a cap in bytes
 // also bounds the number of empty records.

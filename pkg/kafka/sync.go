@@ -62,13 +62,7 @@ func (t *metaTask) syncConfigs(ctx context.Context, cl *clients, flow *Flow) err
 			// with the source's configs.
 			continue
 		}
-		m := map[string]string{}
-		for _, c := range rc.Configs {
-			if c.Source == 1 && c.Value != nil {
-				m[c.Key] = *c.Value
-			}
-		}
-		current[rc.Name] = m
+		current[rc.Name] = topicConfigs(rc.Configs, nil)
 	}
 	for _, rc := range src {
 		if rc.Err != nil {
@@ -79,35 +73,13 @@ func (t *metaTask) syncConfigs(ctx context.Context, cl *clients, flow *Flow) err
 		if !ok {
 			continue
 		}
-		want := map[string]string{}
-		for _, c := range rc.Configs {
-			if c.Source == 1 && c.Value != nil && CopiesConfig(c.Key) {
-				want[c.Key] = *c.Value
-			}
-		}
+		want := topicConfigs(rc.Configs, CopiesConfig)
 		mine := t.setConfigs[target]
 		if mine == nil {
 			mine = map[string]bool{}
 			t.setConfigs[target] = mine
 		}
-		var ops []kadm.AlterConfig
-		for k, v := range want {
-			if cv, ok := cur[k]; !ok || cv != v {
-				ops = append(ops, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(v)})
-			} else {
-				// Equal to the source (copied when the topic was
-				// created): the service manages this key.
-				mine[k] = true
-			}
-		}
-		for k := range mine {
-			if _, still := want[k]; !still {
-				if _, there := cur[k]; there {
-					ops = append(ops, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
-				}
-				delete(mine, k)
-			}
-		}
+		ops := configChanges(want, cur, mine)
 		if len(ops) == 0 {
 			continue
 		}
@@ -128,6 +100,47 @@ func (t *metaTask) syncConfigs(ctx context.Context, cl *clients, flow *Flow) err
 		t.env.Logger.Info("engine: topic configs synced", "topic", target, "changes", len(ops))
 	}
 	return nil
+}
+
+// topicConfigs returns the configs set on a topic itself
+// (DYNAMIC_TOPIC_CONFIG, not defaults), those keep says are copied (nil:
+// all).
+func topicConfigs(cs []kadm.Config, keep func(string) bool) map[string]string {
+	m := map[string]string{}
+	for _, c := range cs {
+		if c.Source == 1 && c.Value != nil && (keep == nil || keep(c.Key)) {
+			m[c.Key] = *c.Value
+		}
+	}
+	return m
+}
+
+// configChanges returns the alterations that make a target topic's
+// configs (cur: those set on the topic) follow its source topic's (want:
+// those the source sets that are copied), and updates mine, the keys the
+// service manages on the topic: a key equal to the source's becomes one
+// (copied when the topic was created); a key it manages that the source no
+// longer sets is deleted from the target. Keys set on the target by
+// others are left alone. Keys set by SetConfig become the service's once
+// the alteration succeeded (the caller's part).
+func configChanges(want, cur map[string]string, mine map[string]bool) []kadm.AlterConfig {
+	var ops []kadm.AlterConfig
+	for k, v := range want {
+		if cv, ok := cur[k]; !ok || cv != v {
+			ops = append(ops, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(v)})
+		} else {
+			mine[k] = true
+		}
+	}
+	for k := range mine {
+		if _, still := want[k]; !still {
+			if _, there := cur[k]; there {
+				ops = append(ops, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+			}
+			delete(mine, k)
+		}
+	}
+	return ops
 }
 
 type aclEntry struct {

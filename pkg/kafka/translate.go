@@ -1,6 +1,10 @@
 package kafka
 
-import "github.com/openreplicator/replicator/pkg/fleet"
+import (
+	"slices"
+
+	"github.com/openreplicator/replicator/pkg/fleet"
+)
 
 // Translate maps a committed source offset to a target offset through
 // the partition's mapping points (newest first): the target offset of the
@@ -49,4 +53,37 @@ func (p syncPos) next() (int64, bool) {
 		return 0, false
 	}
 	return at, true
+}
+
+// targetTopics lists, once each, the target topics the mapping points
+// count in.
+func targetTopics(points []fleet.MappingPoint, flow *Flow) []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, p := range points {
+		if n := flow.TargetTopic(p.Topic); !seen[n] {
+			seen[n] = true
+			names = append(names, n)
+		}
+	}
+	return names
+}
+
+// mappingIndex groups a replicator's mapping points by source partition,
+// newest (highest source offset) first as Translate wants them, leaving
+// out the points that count in an earlier target topic of the same name
+// (one whose ID is not the target topic's now, ids: target topic → ID).
+// A point or a topic without an ID is kept.
+func mappingIndex(points []fleet.MappingPoint, flow *Flow, ids map[string]string) map[tp][]fleet.MappingPoint {
+	byTP := map[tp][]fleet.MappingPoint{}
+	for _, p := range points {
+		if id := ids[flow.TargetTopic(p.Topic)]; p.TargetTopicID != "" && id != "" && p.TargetTopicID != id {
+			continue // counts in a target topic deleted since
+		}
+		byTP[tp{p.Topic, p.Partition}] = append(byTP[tp{p.Topic, p.Partition}], p)
+	}
+	for k := range byTP {
+		slices.SortFunc(byTP[k], func(a, b fleet.MappingPoint) int { return int(b.SourceOffset - a.SourceOffset) })
+	}
+	return byTP
 }
