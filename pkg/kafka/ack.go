@@ -1,3 +1,7 @@
+// The pipeline's acknowledgements: what a produce result does to its
+// partition (its checkpoint moves past the record, or the partition fails
+// at it and housekeep rewinds it).
+
 package kafka
 
 import (

@@ -1,3 +1,6 @@
+// The codes of the errors and notices a job reports (fleet.JobError.Code,
+// fleet.Notice.Code).
+
 package kafka
 
 // Error codes a partition job reports (JobError.Code).

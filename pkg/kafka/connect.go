@@ -1,3 +1,6 @@
+// A replication's clients: the source consumer, the target producers and
+// both clusters' admin clients, created once the secrets resolve.
+
 package kafka
 
 import (

@@ -1,3 +1,10 @@
+// The copy pipeline's decisions, as pure functions of a partition's state
+// and a record: what a produce error means, whether a partition copies and
+// a record may pass its fences, whether a record may be handed to the
+// producer now, how a refused record is found, what timed work a partition
+// needs. The pipeline's files apply them; decide_test.go and
+// handover_test.go test them without a broker.
+
 package kafka
 
 import (
@@ -8,10 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// This file holds the copy pipeline's decisions as pure functions: what a
-// produce error means, whether a record may be handed to the producer now,
-// how a refused record is found. The pipeline (pipeline.go) applies them.
 
 // failureKind is what a failed produce means for its partition.
 type failureKind int

@@ -1,3 +1,6 @@
+// Table tests of the pipeline's decisions (decide.go), limits and
+// checkpoints.
+
 package kafka
 
 import (

@@ -1,3 +1,6 @@
+// The engine: its configuration, and the replications it keeps for the
+// jobs a worker starts with it (fleet.Engine).
+
 package kafka
 
 import (

@@ -1,3 +1,7 @@
+// The fence of a partition's writes: the context every record of the
+// partition is produced under, done once the lease is stale, a record
+// failed or records timed out, until the partition is rewound.
+
 package kafka
 
 import (

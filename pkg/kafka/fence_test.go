@@ -1,3 +1,5 @@
+// Tests of the fence of a partition's writes (fence.go).
+
 package kafka
 
 import (

@@ -1,3 +1,7 @@
+// The pipeline's fetch side: polling the source, queueing fetched records
+// behind what each partition holds, within the replication's budget
+// (take), and adding a partition to the consumer.
+
 package kafka
 
 import (

@@ -1,3 +1,7 @@
+// Consumer group offset sync, a step of the metadata job: the committed
+// offsets of source groups, translated (translate.go), committed on the
+// target.
+
 package kafka
 
 import (

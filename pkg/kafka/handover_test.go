@@ -1,3 +1,6 @@
+// Tests of a partition's admission and fencing decision and of one pass of
+// the pump, without a broker.
+
 package kafka
 
 import (

@@ -1,3 +1,6 @@
+// Cluster health and lag: the checks whose failures become every job's
+// error, and the per-topic lag against the source's log end.
+
 package kafka
 
 import (

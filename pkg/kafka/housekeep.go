@@ -1,3 +1,6 @@
+// The pipeline's timed work (housekeep): failed partitions rewound, refused
+// records found and retried, delivery timeouts, stalled records trimmed.
+
 package kafka
 
 import (

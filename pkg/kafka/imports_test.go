@@ -1,3 +1,5 @@
+// The engine's imports, checked.
+
 package kafka
 
 import (

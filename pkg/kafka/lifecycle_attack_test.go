@@ -1,3 +1,7 @@
+// Attack tests on the kfake rig (issue 11's adversarial pass): target
+// topics re-created elsewhere, records of every shape and size, topology
+// churn.
+
 package kafka_test
 
 import (

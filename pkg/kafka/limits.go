@@ -1,3 +1,6 @@
+// Target topics as the producer sees them: their record limits, the
+// producers' batch caps, their IDs and recoveries.
+
 package kafka
 
 import (

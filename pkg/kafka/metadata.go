@@ -1,3 +1,7 @@
+// The metadata job (fleet.Task): discovery of the topics a spec matches,
+// topology reports, target topics created ahead of their partition jobs,
+// and the periodic syncs (sync.go, groups.go).
+
 package kafka
 
 import (

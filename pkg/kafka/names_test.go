@@ -1,3 +1,5 @@
+// Table tests of topic naming and selection (names.go).
+
 package kafka_test
 
 import (

@@ -1,3 +1,7 @@
+// The copy state of one partition (partState): offsets handed over,
+// acknowledged and failed, records pending and in flight, and what its
+// job reports from them (checkpoint, progress, error, notices).
+
 package kafka
 
 import (

@@ -1,3 +1,7 @@
+// The partition job (fleet.Task): starting it (its source topic checked,
+// its target topic made sure of, the partition added to the consumer), its
+// reports, drain and abort.
+
 package kafka
 
 import (

@@ -1,3 +1,6 @@
+// The copy pipeline's loop and its inbox: the goroutine that alone drives
+// the consumer and the producers, and how other goroutines hand it work.
+
 package kafka
 
 import (

@@ -1,3 +1,6 @@
+// The pipeline's hand-off: pending records handed to the target producer
+// as far as each partition may, and fetching paused or resumed.
+
 package kafka
 
 import (

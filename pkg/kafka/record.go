@@ -1,3 +1,6 @@
+// One record: its copy for the target (copyRecord), and what it weighs
+// against the in-flight caps and the target's limits.
+
 package kafka
 
 import (

@@ -1,3 +1,5 @@
+// Table tests of the copy of one record and of its sizes (record.go).
+
 package kafka
 
 import (

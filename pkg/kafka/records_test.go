@@ -1,3 +1,6 @@
+// Tests on the kfake rig of records the target refuses or takes only up to
+// its limits (issue 11, finding 2).
+
 package kafka_test
 
 import (

@@ -1,3 +1,7 @@
+// Target recovery: a target topic that records failed for (deleted, or
+// created again) is made sure of again, so that its partitions go on from
+// their failed records.
+
 package kafka
 
 import (

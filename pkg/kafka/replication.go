@@ -1,3 +1,6 @@
+// A replication: one replicator's state on this worker, shared by its
+// jobs (spec, clients, partitions, errors, notices), and its lifecycle.
+
 package kafka
 
 import (

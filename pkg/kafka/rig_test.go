@@ -1,3 +1,6 @@
+// The test rig: the engine alone against two in-process clusters (kfake),
+// jobs started by the test.
+
 package kafka_test
 
 import (

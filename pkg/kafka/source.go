@@ -1,3 +1,7 @@
+// Source topic identity: a job copies the source topic its lease names by
+// ID; one deleted and created again under the same name retires the jobs
+// of the old one and is purged from the consumer.
+
 package kafka
 
 import (

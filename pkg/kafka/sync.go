@@ -1,3 +1,5 @@
+// Topic config and ACL sync, steps of the metadata job.
+
 package kafka
 
 import (

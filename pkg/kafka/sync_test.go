@@ -1,3 +1,5 @@
+// Table tests of topic config sync (sync.go).
+
 package kafka
 
 import (

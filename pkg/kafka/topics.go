@@ -1,3 +1,6 @@
+// Target topics and partitions created, apart from the record pipeline,
+// and topic lookups that bypass the clients' metadata caches.
+
 package kafka
 
 import (

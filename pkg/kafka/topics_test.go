@@ -1,3 +1,6 @@
+// Tests on the kfake rig of target and source topics deleted or created
+// again (issue 11, finding 3).
+
 package kafka_test
 
 import (

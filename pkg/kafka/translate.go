@@ -1,3 +1,7 @@
+// Offset translation: a committed source offset mapped through a
+// replicator's mapping points, and where the group offset sync moves a
+// group on the target.
+
 package kafka
 
 import (

@@ -1,3 +1,5 @@
+// Table tests of offset translation (translate.go).
+
 package kafka
 
 import (
