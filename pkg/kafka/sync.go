@@ -94,11 +94,7 @@ func (t *metaTask) syncConfigs(ctx context.Context, cl *clients, flow *Flow) err
 				return fmt.Errorf("configs of %s: %w (%s)", target, r.Err, r.ErrMessage)
 			}
 		}
-		for _, op := range ops {
-			if op.Op == kadm.SetConfig {
-				mine[op.Name] = true
-			}
-		}
+		configsApplied(ops, mine)
 		t.env.Logger.Info("engine: topic configs synced", "topic", target, "changes", len(ops))
 	}
 	return nil
@@ -122,9 +118,11 @@ func topicConfigs(cs []kadm.Config, keep func(string) bool) map[string]string {
 // those the source sets that are copied), and updates mine, the keys the
 // service manages on the topic: a key equal to the source's becomes one
 // (copied when the topic was created); a key it manages that the source no
-// longer sets is deleted from the target. Keys set on the target by
-// others are left alone. Keys set by SetConfig become the service's once
-// the alteration succeeded (the caller's part).
+// longer sets is deleted from the target, and forgotten once it is not
+// there. Keys set on the target by others are left alone. Once the
+// alterations succeeded, the caller records them (configsApplied): until
+// then a key to delete stays the service's, so that a failed attempt is
+// made again.
 func configChanges(want, cur map[string]string, mine map[string]bool) []kadm.AlterConfig {
 	var ops []kadm.AlterConfig
 	for k, v := range want {
@@ -138,11 +136,25 @@ func configChanges(want, cur map[string]string, mine map[string]bool) []kadm.Alt
 		if _, still := want[k]; !still {
 			if _, there := cur[k]; there {
 				ops = append(ops, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
+			} else {
+				delete(mine, k)
 			}
-			delete(mine, k)
 		}
 	}
 	return ops
+}
+
+// configsApplied records alterations the target took: keys set are the
+// service's, keys deleted no longer.
+func configsApplied(ops []kadm.AlterConfig, mine map[string]bool) {
+	for _, op := range ops {
+		switch op.Op {
+		case kadm.SetConfig:
+			mine[op.Name] = true
+		case kadm.DeleteConfig:
+			delete(mine, op.Name)
+		}
+	}
 }
 
 type aclEntry struct {

@@ -28,13 +28,14 @@ func TestConfigChanges(t *testing.T) {
 		{name: "a changed key", want: map[string]string{"retention.ms": "2"}, cur: map[string]string{"retention.ms": "1"},
 			mine: []string{"retention.ms"}, ops: []string{"set retention.ms=2"}, mineAfter: []string{"retention.ms"}},
 		{name: "a key the source no longer sets is removed", want: map[string]string{}, cur: map[string]string{"retention.ms": "1"},
-			mine: []string{"retention.ms"}, ops: []string{"delete retention.ms"}},
+			mine: []string{"retention.ms"}, ops: []string{"delete retention.ms"},
+			mineAfter: []string{"retention.ms"}}, // until the target took the deletion
 		{name: "... unless it is gone from the target already", want: map[string]string{}, cur: map[string]string{},
 			mine: []string{"retention.ms"}},
 		{name: "a key set on the target by someone else is left alone", want: map[string]string{},
 			cur: map[string]string{"retention.ms": "1", "segment.ms": "9"}},
 		{name: "together", want: map[string]string{"a": "1", "b": "2"}, cur: map[string]string{"a": "1", "b": "1", "c": "3", "d": "4"},
-			mine: []string{"c"}, ops: []string{"delete c", "set b=2"}, mineAfter: []string{"a"}},
+			mine: []string{"c"}, ops: []string{"delete c", "set b=2"}, mineAfter: []string{"a", "c"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			mine := map[string]bool{}
@@ -85,5 +86,24 @@ func TestTopicConfigs(t *testing.T) {
 	got = topicConfigs(cs, func(k string) bool { return strings.HasPrefix(k, "x") })
 	if len(got) != 0 {
 		t.Errorf("none: %v", got)
+	}
+}
+
+// TestConfigsApplied: once the target took the alterations, keys set are
+// the service's and keys deleted no longer; a failed attempt leaves mine
+// as configChanges left it, so that the next sync asks again.
+func TestConfigsApplied(t *testing.T) {
+	mine := map[string]bool{"c": true}
+	ops := configChanges(map[string]string{"b": "2"}, map[string]string{"b": "1", "c": "3"}, mine)
+	if !mine["c"] || mine["b"] {
+		t.Fatalf("before the target took them: %v", mine)
+	}
+	again := configChanges(map[string]string{"b": "2"}, map[string]string{"b": "1", "c": "3"}, mine)
+	if len(again) != len(ops) {
+		t.Fatalf("after a failed attempt: %d alterations, want the same %d again", len(again), len(ops))
+	}
+	configsApplied(ops, mine)
+	if got := slices.Sorted(maps.Keys(mine)); !slices.Equal(got, []string{"b"}) {
+		t.Fatalf("after the target took them: %v, want [b]", got)
 	}
 }
