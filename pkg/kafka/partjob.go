@@ -42,6 +42,9 @@ var _ fleet.NoticeAcker = (*partTask)(nil)
 // AckNotices implements fleet.NoticeAcker.
 func (t *partTask) AckNotices(upTo time.Time) { t.st.ackNotices(upTo) }
 
+// begin makes the partition ready to copy, retrying until it is, the job
+// stops or the source topic turns out to be another one: then the
+// pipeline adds it to the consumer.
 func (t *partTask) begin(l fleet.Lease) {
 	ctx := t.r.ctx
 	for backoff := 100 * time.Millisecond; ; backoff = min(2*backoff, 5*time.Second) {
@@ -55,47 +58,26 @@ func (t *partTask) begin(l fleet.Lease) {
 		if err != nil {
 			return
 		}
-		var id string
-		cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		id, err = t.r.sourceTopicID(cctx, cl, l.Topic)
-		if err == nil && !sameTopic(l.TopicID, id) {
-			cancel()
+		tt, retired, err := t.prepare(ctx, cl, l)
+		if retired {
 			t.st.mu.Lock()
-			t.st.retireLocked(id)
+			t.st.retireLocked(tt.sourceID)
 			t.st.mu.Unlock()
 			t.r.log.Warn("engine: the job's source topic was re-created; it copies nothing", "topic", l.Topic, "partition", l.Partition,
-				"leased_topic_id", l.TopicID, "topic_id", id)
+				"leased_topic_id", l.TopicID, "topic_id", tt.sourceID)
 			return
 		}
 		if err == nil {
-			err = t.r.topics.ensure(cctx, cl, l.Topic, l.Partition)
-		}
-		var lim topicLimits
-		var limErr error
-		var targetID string
-		if err == nil {
-			if targetID, err = targetTopicID(cctx, cl, t.st.targetTopic); errors.Is(err, kerr.UnknownTopicOrPartition) {
-				t.r.topics.forget(l.Topic) // deleted since it was made sure of: create it again
-			}
-		}
-		if err == nil {
-			if lim, limErr = readLimits(cctx, cl, t.st.targetTopic); limErr != nil {
-				t.r.logRate(slog.LevelWarn, "limits|"+t.st.targetTopic, "engine: cannot read the target topic's limits; using the producer's default",
-					"topic", t.st.targetTopic, "err", limErr)
-			}
-		}
-		cancel()
-		if err == nil {
 			t.st.mu.Lock()
 			if t.st.topicID == "" {
-				t.st.topicID = id
+				t.st.topicID = tt.sourceID
 			}
 			t.st.mu.Unlock()
 			t.r.post(func(cl *clients) {
-				if limErr == nil {
-					t.r.applyLimits(t.st.targetTopic, lim)
+				if tt.limErr == nil {
+					t.r.applyLimits(t.st.targetTopic, tt.limits)
 				}
-				t.r.targets.setID(t.st.targetTopic, targetID)
+				t.r.targets.setID(t.st.targetTopic, tt.targetID)
 				t.r.addPartition(cl, t.st, l)
 			})
 			return
@@ -110,6 +92,44 @@ func (t *partTask) begin(l fleet.Lease) {
 		case <-time.After(backoff):
 		}
 	}
+}
+
+// jobTopics is what a partition job learnt of its topics before it
+// copies: the source topic's ID, the target topic's, and the target's
+// limits (or why they could not be read: the producer's default applies).
+type jobTopics struct {
+	sourceID, targetID string
+	limits             topicLimits
+	limErr             error
+}
+
+// prepare checks that the source topic is the one the lease names
+// (retired: it is another one now, the job copies nothing), makes sure of
+// the target topic and its partition (topics.go), and reads the target's
+// ID and limits.
+func (t *partTask) prepare(ctx context.Context, cl *clients, l fleet.Lease) (tt jobTopics, retired bool, err error) {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	if tt.sourceID, err = t.r.sourceTopicID(ctx, cl, l.Topic); err != nil {
+		return tt, false, err
+	}
+	if !sameTopic(l.TopicID, tt.sourceID) {
+		return tt, true, nil
+	}
+	if err = t.r.topics.ensure(ctx, cl, l.Topic, l.Partition); err != nil {
+		return tt, false, err
+	}
+	if tt.targetID, err = targetTopicID(ctx, cl, t.st.targetTopic); err != nil {
+		if errors.Is(err, kerr.UnknownTopicOrPartition) {
+			t.r.topics.forget(l.Topic) // deleted since it was made sure of: create it again
+		}
+		return tt, false, err
+	}
+	if tt.limits, tt.limErr = readLimits(ctx, cl, t.st.targetTopic); tt.limErr != nil {
+		t.r.logRate(slog.LevelWarn, "limits|"+t.st.targetTopic, "engine: cannot read the target topic's limits; using the producer's default",
+			"topic", t.st.targetTopic, "err", tt.limErr)
+	}
+	return tt, false, nil
 }
 
 func (t *partTask) Report() fleet.JobReport {

@@ -52,31 +52,7 @@ func (r *replication) recoverTarget(cl *clients, st *partState) {
 					r.log.Warn("engine: target topic was missing; created it again", "topic", target, "partitions", parts)
 				}
 				r.post(func(cl *clients) {
-					if limErr == nil {
-						r.applyLimits(target, lim)
-					}
-					if needPurge(created, r.targets.knownID(target), id, sawUnknownID) {
-						// A new topic: the producer forgets the old one
-						// (franz-go refuses a re-created topic until then).
-						cl.producer.PurgeTopicsFromClient(target)
-						if cl.solo != nil {
-							cl.solo.PurgeTopicsFromClient(target)
-						}
-						r.targets.recreated(target, id)
-						r.log.Info("engine: the producer starts over with the new target topic", "topic", target, "topic_id", id)
-					}
-					if cl.solo != nil {
-						cl.solo.ForceMetadataRefresh() // partitions may have been added
-					}
-					r.targets.endRecovery(target)
-					if created {
-						msg := fmt.Sprintf("target topic %s was not found (deleted?); it was created again with %d partitions%s and copying goes on from the checkpoints",
-							target, parts, r.configsNote())
-						st.mu.Lock() // after configsNote: r.mu is never taken under st.mu
-						st.addNoticeLocked(NoticeTargetTopicRecreated, msg)
-						st.mu.Unlock()
-					}
-					r.houseNow.Store(true)
+					r.targetRecovered(cl, st, remade{created: created, partitions: parts, id: id, limits: lim, limErr: limErr}, sawUnknownID)
 				})
 				return
 			}
@@ -91,6 +67,50 @@ func (r *replication) recoverTarget(cl *clients, st *partState) {
 			}
 		}
 	}()
+}
+
+// remade is a target topic made sure of again: whether the engine
+// created it, its partitions, its ID and limits (or why they could not be
+// read).
+type remade struct {
+	created    bool
+	partitions int
+	id         string
+	limits     topicLimits
+	limErr     error
+}
+
+// targetRecovered applies a recovery of st's target topic: the limits
+// read, the producers purged of the topic if it is a new one, the
+// recovery ended (the failed partitions of the topic go on), and a notice
+// when the engine created the topic again. Pipeline goroutine only.
+func (r *replication) targetRecovered(cl *clients, st *partState, t remade, sawUnknownID bool) {
+	target := st.targetTopic
+	if t.limErr == nil {
+		r.applyLimits(target, t.limits)
+	}
+	if needPurge(t.created, r.targets.knownID(target), t.id, sawUnknownID) {
+		// A new topic: the producer forgets the old one (franz-go refuses
+		// a re-created topic until then).
+		cl.producer.PurgeTopicsFromClient(target)
+		if cl.solo != nil {
+			cl.solo.PurgeTopicsFromClient(target)
+		}
+		r.targets.recreated(target, t.id)
+		r.log.Info("engine: the producer starts over with the new target topic", "topic", target, "topic_id", t.id)
+	}
+	if cl.solo != nil {
+		cl.solo.ForceMetadataRefresh() // partitions may have been added
+	}
+	r.targets.endRecovery(target)
+	if t.created {
+		msg := fmt.Sprintf("target topic %s was not found (deleted?); it was created again with %d partitions%s and copying goes on from the checkpoints",
+			target, t.partitions, r.configsNote())
+		st.mu.Lock() // after configsNote: r.mu is never taken under st.mu
+		st.addNoticeLocked(NoticeTargetTopicRecreated, msg)
+		st.mu.Unlock()
+	}
+	r.houseNow.Store(true)
 }
 
 func (r *replication) configsNote() string {
