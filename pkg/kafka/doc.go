@@ -34,7 +34,7 @@
 // no more than its share, and the others go on. Records that wait too
 // long for the target (Config.DeliveryTimeout) fail and are fetched again.
 // A failed record fences its partition: nothing after it is written
-// before it (see pipeline.go).
+// before it (see fence.go and ack.go).
 //
 // # Records the target refuses
 //
