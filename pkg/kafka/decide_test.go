@@ -278,3 +278,33 @@ func TestWantPause(t *testing.T) {
 		}
 	}
 }
+
+// TestOverMainCap: a record goes through the second producer when
+// franz-go's figure of a batch holding only it, with the fixed-length
+// records field it counts before it knows the broker's produce version, is
+// over the main producer's cap; the broker's figure may be within the
+// target's limit all the same.
+func TestOverMainCap(t *testing.T) {
+	const mainCap = 10_000 // franz-go is given producerCap(mainCap) = 10,002
+	for _, c := range []struct {
+		value int
+		over  bool
+	}{
+		{100, false},
+		{9_925, false}, // 10,002 for franz-go
+		{9_926, false},
+		{9_927, true}, // 10,003 for franz-go, 9,999 for the broker: within the limit
+		{9_928, true}, // 10,004 for franz-go, 10,000 for the broker: the limit
+		{9_929, true}, // over the limit too (admit stops the partition)
+	} {
+		rec := &kgo.Record{Value: make([]byte, c.value)}
+		if got := overMainCap(rec, mainCap); got != c.over {
+			t.Errorf("value of %d bytes (%d as a batch for franz-go, %d for the broker): overMainCap = %v, want %v",
+				c.value, recordBatchBytes(rec), brokerBatchBytes(rec), got, c.over)
+		}
+	}
+	// A cap pinned below a raised limit: records over it go alone.
+	if !overMainCap(&kgo.Record{Value: make([]byte, 20_000)}, mainCap) {
+		t.Error("a record over the pinned cap goes through the main producer")
+	}
+}

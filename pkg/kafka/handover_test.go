@@ -301,6 +301,8 @@ func TestHandOver(t *testing.T) {
 		{"... and waits for the records before it", prefixed, []int{10, 6_000}, nil,
 			targetLimit{limit: 10_000, what: "max.message.bytes", mainCap: 5_000}, 100_000,
 			want{handed: []int64{0}, pending: 1, seen: 0, failedAt: -1, haltAt: -1, stalled: true}},
+		{"a record within a few bytes of the limit goes alone (franz-go's fixed-length figure is over the cap)", prefixed, []int{9_928, 10}, nil, lim, 100_000,
+			want{handed: []int64{0}, alone: true, pending: 1, seen: 0, failedAt: -1, haltAt: -1}},
 		{"copying one at a time: the next waits", prefixed, []int{10, 10}, func(p *partState) { p.isolateUntil = 5 }, lim, 10_000,
 			want{handed: []int64{0}, pending: 1, seen: 0, failedAt: -1, haltAt: -1, stalled: true}},
 	} {

@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Record limits of target topics.
@@ -30,9 +31,9 @@ import (
 // So the main producer's cap for a topic is fixed ("pinned") the first time
 // the pipeline hands it a record of the topic: the target's limit at that
 // time. A record within the target's current limit but over the pinned cap
-// (the limit was raised since) goes alone through a second producer whose
-// cap is the largest request, with nothing else of its partition in
-// flight. A topic is purged from the main producer only when it is a new
+// (the limit was raised since, or the record is within a few bytes of it:
+// see overMainCap) goes alone through a second producer whose cap is the
+// largest request, with nothing else of its partition in flight. A topic is purged from the main producer only when it is a new
 // topic (created again), and its cap is then pinned anew.
 
 const (
@@ -269,7 +270,21 @@ func (r *replication) applyLimits(target string, l topicLimits) {
 // producerCap is the ProducerBatchMaxBytes under which franz-go builds
 // batches a broker with the given limit takes: franz-go counts a batch
 // with the length of the records field, a uvarint in the flexible produce
-// requests of every broker since Kafka 2.4 (older ones, with a 4-byte
-// length, may see franz-go refuse a record within 4 bytes of the limit,
-// which the partition then reports as too large).
+// requests of every broker since Kafka 2.4. Until a producer has its first
+// produce response from a broker, and with older brokers, franz-go counts
+// a 4-byte length instead: a record within a few bytes of the limit is
+// then over the cap; such records go through the second producer
+// (overMainCap).
 func producerCap(limit int64) int64 { return limit + int64(kbin.UvarintLen(uint32(limit)+1)) }
+
+// overMainCap reports whether the main producer, whose cap for rec's topic
+// is pinned at mainCap (producerCap of it), may refuse rec on its own as a
+// batch of its own: franz-go's figure of that batch (recordBatchBytes, the
+// fixed-length records field counted, as it does before it knows the
+// broker's produce version) is over the cap. Such a record is within the
+// target's limit when the limit was raised after the cap was pinned, or
+// when it is within a few bytes of the limit: it goes alone through the
+// second producer, whose cap holds any record the target takes.
+func overMainCap(rec *kgo.Record, mainCap int64) bool {
+	return recordBatchBytes(rec) > producerCap(mainCap)
+}

@@ -163,7 +163,7 @@ func (r *replication) handOverOneLocked(st *partState, flow *Flow, capB int64, l
 	}
 	h = &handed{out: o, src: rec.Offset, ts: rec.Timestamp, size: keyValueBytes(rec),
 		cost: recordCost(o), batch: brokerBatchBytes(o)}
-	alone := h.batch > lim.mainCap // within the target's limit (raised since), not the main producer's cap
+	alone := overMainCap(o, lim.mainCap) // within the target's limit, not the main producer's cap
 	switch admit(handoff{batchBytes: h.batch, limit: lim.limit, cost: h.cost, inflight: st.inflight, inflightB: st.inflightB,
 		cap: capB, isolating: alone || rec.Offset <= st.isolateUntil}) {
 	case waitForAck:

@@ -167,3 +167,41 @@ func TestRecordBatchBytesIsFranzGosFigure(t *testing.T) {
 		}
 	}
 }
+
+// TestFreshProducerCountsTheFixedLength: the franz-go fact overMainCap
+// rests on. A producer given producerCap(limit) refuses on its own a
+// record within the topic's limit whose batch is over the cap in the
+// fixed-length terms franz-go uses until its first produce response; once
+// it has had one, it takes the record. The topic takes the record either
+// way.
+func TestFreshProducerCountsTheFixedLength(t *testing.T) {
+	const limit = 10_000
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"), kfake.BrokerConfigs(map[string]string{"message.max.bytes": "10000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	rec := func() *kgo.Record { return &kgo.Record{Topic: "t", Value: []byte(strings.Repeat("v", 9_928))} }
+	if b := brokerBatchBytes(rec()); b > limit {
+		t.Fatalf("the record is %d bytes as a batch for the broker, over %d", b, limit)
+	}
+	if !overMainCap(rec(), limit) {
+		t.Fatal("overMainCap does not predict the refusal")
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ProducerBatchMaxBytes(int32(producerCap(limit))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, rec()).FirstErr(); !errors.Is(err, kerr.MessageTooLarge) {
+		t.Fatalf("the first record of a fresh producer: %v, want franz-go's own MESSAGE_TOO_LARGE", err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "t", Value: []byte("small")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.ProduceSync(ctx, rec()).FirstErr(); err != nil {
+		t.Fatalf("after a produce response: %v, want the record taken", err)
+	}
+}
