@@ -24,7 +24,7 @@ import (
 )
 
 // hookEngine is the simulated engine with a hook on every report, and
-// tasks that take notice acknowledgements (workers.NoticeAcker).
+// tasks that take notice acknowledgements (fleet.NoticeAcker).
 type hookEngine struct {
 	*simengine.Engine
 	mu    sync.Mutex
@@ -49,7 +49,7 @@ func (e *hookEngine) ackedAt(job int64) (time.Time, bool) {
 	return t, ok
 }
 
-func (e *hookEngine) Start(ctx context.Context, l fleet.Lease, spec *fleet.ReplicatorSpec, env workers.TaskEnv) (workers.Task, error) {
+func (e *hookEngine) Start(ctx context.Context, l fleet.Lease, spec *fleet.ReplicatorSpec, env fleet.TaskEnv) (fleet.Task, error) {
 	t, err := e.Engine.Start(ctx, l, spec, env)
 	if err != nil {
 		return nil, err
@@ -58,7 +58,7 @@ func (e *hookEngine) Start(ctx context.Context, l fleet.Lease, spec *fleet.Repli
 }
 
 type hookTask struct {
-	workers.Task
+	fleet.Task
 	e *hookEngine
 	l fleet.Lease
 }

@@ -144,7 +144,7 @@ func (f *fleetEnv) startWorker(id string) *runningWorker {
 }
 
 // startWorkerWith starts a worker that runs its jobs with engine.
-func (f *fleetEnv) startWorkerWith(id string, engine workers.Engine) *runningWorker {
+func (f *fleetEnv) startWorkerWith(id string, engine fleet.Engine) *runningWorker {
 	f.t.Helper()
 	c, err := workers.NewClient(f.url, token)
 	if err != nil {

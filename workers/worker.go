@@ -1,7 +1,9 @@
 // Package workers is the replication worker: it holds leases on
 // replication jobs from the control plane, runs each job with an Engine,
 // heartbeats progress and checkpoints, and gives jobs back when asked or
-// when it stops. The lease protocol is described in package fleet.
+// when it stops. The lease protocol is described in package fleet, and so
+// are the interfaces an engine implements (fleet.Engine, fleet.Task): the
+// worker runs jobs without knowing how records are copied.
 package workers
 
 import (
@@ -31,78 +33,11 @@ type ControlPlane interface {
 	Spec(ctx context.Context, replicatorID string) (*fleet.ReplicatorSpec, error)
 }
 
-// Engine runs jobs.
-type Engine interface {
-	// Start begins running the leased job and returns at once. ctx ends
-	// when the worker aborts the job.
-	Start(ctx context.Context, lease fleet.Lease, spec *fleet.ReplicatorSpec, env TaskEnv) (Task, error)
-}
-
-// TaskEnv is what a running job may call back.
-type TaskEnv struct {
-	WorkerID string
-	Logger   *slog.Logger
-	// ReportTopology sends the topics a metadata job sees, under its lease
-	// (its token included). When the control plane stored the report but
-	// answered a condition (fleet.TopologyResponse.Error, e.g. a quota the
-	// topics exceed) it returns a *TopologyError; see there.
-	ReportTopology func(ctx context.Context, specVersion int64, topics []fleet.TopicInfo) error
-	// LeaseFresh reports whether the job's lease was granted or renewed
-	// within the last half of its TTL. A job writes to the target only
-	// while it returns true: a worker that was paused or cut off from the
-	// control plane stops writing long before another worker can be
-	// granted the lease (see FreshFraction).
-	LeaseFresh func() bool
-}
-
-// FreshFraction is the part of the lease TTL after a renewal during which
-// a job may write: half the TTL, so that what a job hands its producer
-// while the lease is fresh has the other half to be written before the
-// lease can expire.
-const FreshFraction = 2
-
-// TopologyError is what TaskEnv.ReportTopology returns when the control
-// plane applied a topology report only in part and answered a condition the
-// metadata job must report as its error (fleet.TopologyResponse.Error: for
-// example QuotaExceeded, fatal). The worker itself puts Job in the
-// metadata job's reports, in place of the task's own error unless that one
-// is fatal, until a later report is answered without a condition; so an
-// engine needs do nothing more than report again later (the condition may
-// clear: topics deleted, a quota raised). An engine that knows this type
-// may also report Job as its own error.
-type TopologyError struct{ Job fleet.JobError }
-
-func (e *TopologyError) Error() string { return e.Job.Code + ": " + e.Job.Message }
-
-// NoticeAcker is implemented by tasks whose reports carry notices
-// (fleet.JobReport.Notices). A task keeps reporting a notice until the
-// worker calls AckNotices with a time at or after the notice's: the worker
-// does so after a heartbeat that carried the task's notices renewed its
-// lease (the control plane stored them), with the newest notice's time.
-type NoticeAcker interface {
-	AckNotices(upTo time.Time)
-}
-
-// Task is one running job.
-type Task interface {
-	// Report returns the job's current checkpoint, progress and error, and
-	// the spec version it runs. It must not block.
-	Report() fleet.JobReport
-	// UpdateSpec hands the task a newer spec of its replicator.
-	UpdateSpec(spec *fleet.ReplicatorSpec)
-	// Drain stops the task gracefully: in-flight batches finish, so that
-	// Report afterwards holds the final checkpoint.
-	Drain(ctx context.Context) error
-	// Abort stops the task at once; it must not write to any cluster or
-	// report a checkpoint again (its lease is lost).
-	Abort()
-}
-
 // Config configures a worker.
 type Config struct {
 	ID           string
 	ControlPlane ControlPlane
-	Engine       Engine
+	Engine       fleet.Engine
 	Info         map[string]string
 	// AcquireInterval is how often the worker asks for jobs (500ms).
 	AcquireInterval time.Duration
@@ -135,7 +70,7 @@ func itoa(n int) string {
 
 type running struct {
 	lease  fleet.Lease
-	task   Task
+	task   fleet.Task
 	cancel context.CancelFunc
 	// renewed is the send time of the last request that granted or
 	// renewed the lease, as monotonic nanoseconds since the worker's t0
@@ -325,7 +260,7 @@ func (w *Worker) start(ctx context.Context, l fleet.Lease, sent time.Time) error
 	tctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	r := &running{lease: l, cancel: cancel}
 	r.renewed.Store(int64(sent.Sub(w.t0)))
-	env := TaskEnv{WorkerID: w.cfg.ID, Logger: w.log.With("job", l.JobID, "replicator", spec.Name),
+	env := fleet.TaskEnv{WorkerID: w.cfg.ID, Logger: w.log.With("job", l.JobID, "replicator", spec.Name),
 		ReportTopology: func(ctx context.Context, v int64, topics []fleet.TopicInfo) error {
 			resp, err := w.cfg.ControlPlane.ReportTopology(ctx, fleet.Topology{WorkerID: w.cfg.ID, JobID: l.JobID, Epoch: l.Epoch,
 				Token: l.Token, SpecVersion: v, Topics: topics})
@@ -335,12 +270,12 @@ func (w *Worker) start(ctx context.Context, l fleet.Lease, sent time.Time) error
 			if resp.Error != nil {
 				e := *resp.Error
 				r.topoErr.Store(&e)
-				return &TopologyError{Job: e}
+				return &fleet.TopologyError{Job: e}
 			}
 			r.topoErr.Store(nil)
 			return nil
 		},
-		LeaseFresh: func() bool { return w.sinceRenewal(r) < w.leaseTTL()/FreshFraction },
+		LeaseFresh: func() bool { return w.sinceRenewal(r) < w.leaseTTL()/fleet.FreshFraction },
 	}
 	task, err := w.cfg.Engine.Start(tctx, l, spec, env)
 	if err != nil {
@@ -434,7 +369,7 @@ func (w *Worker) heartbeat(ctx context.Context) {
 	specs := map[string]int64{}
 	var lost, revoke []*running
 	type ack struct {
-		t    NoticeAcker
+		t    fleet.NoticeAcker
 		upTo time.Time
 	}
 	var acks []ack
@@ -481,7 +416,7 @@ func (w *Worker) heartbeat(ctx context.Context) {
 			if r == nil || r.lease.Epoch != rep.Epoch {
 				continue
 			}
-			if a, ok := r.task.(NoticeAcker); ok {
+			if a, ok := r.task.(fleet.NoticeAcker); ok {
 				upTo := rep.Notices[0].At
 				for _, n := range rep.Notices[1:] {
 					if n.At.After(upTo) {
@@ -553,7 +488,7 @@ func (w *Worker) applySpecs(ctx context.Context, versions map[string]int64) {
 			continue
 		}
 		w.mu.Lock()
-		var tasks []Task
+		var tasks []fleet.Task
 		for _, r := range w.tasks {
 			if r.lease.ReplicatorID == rid {
 				tasks = append(tasks, r.task)

@@ -1,4 +1,4 @@
-// Package simengine is a workers.Engine that copies nothing: its metadata
+// Package simengine is a fleet.Engine that copies nothing: its metadata
 // jobs report a topology the test sets, and its partition jobs advance a
 // synthetic offset. Tests and the fleet benchmark use it to exercise
 // leases, heartbeats and rebalancing without Kafka; it also records which
@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/openreplicator/replicator/pkg/fleet"
-	"github.com/openreplicator/replicator/workers"
 )
 
 // Engine is shared by all simulated workers of a test.
@@ -89,8 +88,8 @@ func (e *Engine) end(job int64, worker string) {
 	}
 }
 
-// Start implements workers.Engine.
-func (e *Engine) Start(ctx context.Context, l fleet.Lease, spec *fleet.ReplicatorSpec, env workers.TaskEnv) (workers.Task, error) {
+// Start implements fleet.Engine.
+func (e *Engine) Start(ctx context.Context, l fleet.Lease, spec *fleet.ReplicatorSpec, env fleet.TaskEnv) (fleet.Task, error) {
 	e.begin(l.JobID, env.WorkerID)
 	t := &task{e: e, lease: l, worker: env.WorkerID, version: spec.SpecVersion, next: max(l.StartOffset, 0), name: spec.Name}
 	if l.Kind == fleet.KindMetadata {
@@ -112,7 +111,7 @@ type task struct {
 	kick    chan struct{}
 }
 
-func (t *task) discover(ctx context.Context, env workers.TaskEnv) {
+func (t *task) discover(ctx context.Context, env fleet.TaskEnv) {
 	reported := int64(-1)
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()

@@ -39,7 +39,7 @@
 // account (over all its replicators). What does not fit gets no job, and
 // the answer carries an error (TopologyResponse.Error, QuotaExceeded,
 // fatal) that the worker reports for the metadata job until a later report
-// is answered without one (see workers.TopologyError).
+// is answered without one (see TopologyError).
 //
 // # Leases and fencing
 //
@@ -91,7 +91,7 @@
 // plane records them as events of kind notice, shown with the state
 // changes by the status endpoint. A worker resends a notice until a
 // heartbeat carrying it renewed the job's lease, then tells the task
-// (workers.NoticeAcker); a notice resent after a lost answer is recorded
+// (NoticeAcker); a notice resent after a lost answer is recorded
 // once.
 //
 // Writes to the target are fenced by time on the worker: a job hands

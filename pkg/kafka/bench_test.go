@@ -1,3 +1,5 @@
+// A benchmark of the engine copying between two in-process clusters.
+
 package kafka_test
 
 import (

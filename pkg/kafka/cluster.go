@@ -1,3 +1,8 @@
+// Reaching a cluster: a spec's cluster resolved into brokers, TLS and
+// SASL (through the operator's catalog for MSK), connections dialled
+// through the operator's destination policy, and the connection errors a
+// tenant may see.
+
 package kafka
 
 import (

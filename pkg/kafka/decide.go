@@ -1,49 +1,20 @@
+// The copy pipeline's decisions, as pure functions of a partition's state
+// and a record: what a produce error means, whether a partition copies and
+// a record may pass its fences, whether a record may be handed to the
+// producer now, how a refused record is found, what timed work a partition
+// needs. The pipeline's files apply them; decide_test.go and
+// handover_test.go test them without a broker.
+
 package kafka
 
 import (
 	"errors"
 	"strings"
+	"time"
 
-	"github.com/twmb/franz-go/pkg/kbin"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// This file holds the copy pipeline's decisions as pure functions: what a
-// produce error means, whether a record may be handed to the producer now,
-// how a refused record is found. The pipeline (pipeline.go) applies them.
-
-// Error codes a partition job reports (JobError.Code).
-const (
-	// CodeRecordTooLarge: a record is larger than the target topic takes
-	// (max.message.bytes, segment.bytes). Fatal: the partition stops at it.
-	CodeRecordTooLarge = "RecordTooLarge"
-	// CodeRecordTimestampRejected: the target refuses a record's timestamp
-	// (INVALID_TIMESTAMP, message.timestamp.*.max.ms). Fatal.
-	CodeRecordTimestampRejected = "RecordTimestampRejected"
-	// CodeRecordRejected: the target refuses a record for another reason
-	// that retrying does not cure. Fatal.
-	CodeRecordRejected = "RecordRejected"
-	// CodeSourceTopicRecreated: the source topic was deleted and created
-	// again; the job copied the old topic and copies nothing more until the
-	// control plane replaces it.
-	CodeSourceTopicRecreated = "SourceTopicRecreated"
-	// CodeReplicationFailure: producing failed and is being retried.
-	CodeReplicationFailure = "ReplicationFailure"
-	// CodeTargetTopicUnavailable: the target topic cannot be made sure of
-	// (created, listed) yet.
-	CodeTargetTopicUnavailable = "TargetTopicUnavailable"
-	// CodeLeaseNotRenewed: writes are paused until the lease is renewed.
-	CodeLeaseNotRenewed = "LeaseNotRenewed"
-)
-
-// NoticeTargetTopicRecreated is the notice of a job that found its target
-// topic missing and created it again.
-const NoticeTargetTopicRecreated = "TargetTopicRecreated"
-
-// NoticeTargetPartitionsAdded is the notice of a job that found a target
-// topic with fewer partitions than its source topic and added them.
-const NoticeTargetPartitionsAdded = "TargetPartitionsAdded"
 
 // failureKind is what a failed produce means for its partition.
 type failureKind int
@@ -92,63 +63,6 @@ func classifyProduceError(err error) (failureKind, string) {
 		return failTransient, ""
 	}
 	return failRefused, CodeRecordRejected
-}
-
-// recordOverhead is what every record counts against a partition's
-// in-flight cap beyond its key, value and headers, so that a cap in bytes
-// also bounds the number of empty records.
-const recordOverhead = 64
-
-// recordCost is what rec counts against its partition's in-flight cap.
-func recordCost(rec *kgo.Record) int64 {
-	n := int64(len(rec.Key) + len(rec.Value) + recordOverhead)
-	for _, h := range rec.Headers {
-		n += int64(len(h.Key) + len(h.Value))
-	}
-	return n
-}
-
-// batchOverhead is franz-go's size of a record batch with no records
-// (recordBatchOverhead in kgo/sink.go: the batch header and the length of
-// the records field). A broker compares the batch without that 4-byte
-// length with max.message.bytes, so franz-go's figure is the stricter.
-const batchOverhead = 65
-
-// brokerBatchBytes is the size a broker gives a batch that holds only rec
-// (uncompressed), the figure it compares with max.message.bytes and
-// segment.bytes: franz-go's figure (recordBatchBytes) without the 4-byte
-// length of the request's records field, which is not part of the batch.
-// Every limit of the pipeline is in these terms; franz-go is given
-// producerCap of them.
-func brokerBatchBytes(rec *kgo.Record) int64 { return recordBatchBytes(rec) - 4 }
-
-// producerCap is the ProducerBatchMaxBytes under which franz-go builds
-// batches a broker with the given limit takes: franz-go counts a batch
-// with the length of the records field, a uvarint in the flexible produce
-// requests of every broker since Kafka 2.4 (older ones, with a 4-byte
-// length, may see franz-go refuse a record within 4 bytes of the limit,
-// which the partition then reports as too large).
-func producerCap(limit int64) int64 { return limit + int64(kbin.UvarintLen(uint32(limit)+1)) }
-
-// recordBatchBytes is the size franz-go gives a batch that holds only rec
-// (uncompressed), the figure it compares with the topic's batch cap
-// (ProducerBatchMaxBytesFn) before it refuses the record on its own. The
-// arithmetic is kgo's recordNumbersAt for the first record of a batch,
-// and the larger of the fixed-length and flexible encodings.
-func recordBatchBytes(rec *kgo.Record) int64 {
-	l := 1 + // attributes
-		kbin.VarlongLen(0) + // timestamp delta
-		kbin.VarintLen(0) + // offset delta
-		kbin.VarintLen(int32(len(rec.Key))) + len(rec.Key) +
-		kbin.VarintLen(int32(len(rec.Value))) + len(rec.Value) +
-		kbin.VarintLen(int32(len(rec.Headers)))
-	for _, h := range rec.Headers {
-		l += kbin.VarintLen(int32(len(h.Key))) + len(h.Key) + kbin.VarintLen(int32(len(h.Value))) + len(h.Value)
-	}
-	wire := int64(batchOverhead + kbin.VarintLen(int32(l)) + l)
-	batch := wire - 4
-	flexible := int64(kbin.UvarintLen(uint32(batch)+1)) + batch
-	return max(wire, flexible)
 }
 
 // In-flight caps: a replication's records handed to the producer and not
@@ -221,4 +135,156 @@ func onRefused(first, last, isolateUntil int64) (haltAt, isolate int64) {
 // cluster that reports none) and never counts as a change.
 func sameTopic(leased, current string) bool {
 	return leased == "" || current == "" || leased == current
+}
+
+// wantPauseLocked reports whether the partition's fetching is to be
+// paused: it holds records it cannot hand over yet, it has no room, or it
+// waits (a failure, a refused record, a retired job).
+func (p *partState) wantPauseLocked(capB int64) bool {
+	switch {
+	case p.stopped:
+		return false // no longer fetched at all
+	case p.retired != nil, p.failedAt >= 0, len(p.pending) > 0:
+		return true
+	case p.haltAt >= 0 && p.seen >= p.haltAt-1:
+		return true // everything before the refused record was handed over
+	case p.inflight > 0 && p.inflightB >= capB:
+		return true
+	}
+	return false
+}
+
+// The hand-over of a partition's records is decided by six facts of its
+// state: whether its target topic is ready (ready), whether its job was
+// stopped (stopped) or retired (retired), whether a record of it failed
+// (failedAt), whether the target refuses one of its records (haltAt), and
+// whether its lease is fresh. The pump (pump.go) asks copyingLocked once
+// per pass, reads the lease once, then asks gateLocked for each record
+// before admit.
+
+// copyingLocked reports whether the partition hands records to the
+// producer at all now: its target topic is ready and it is fetched, its
+// job was neither stopped nor retired (its source topic re-created), and
+// no record of it failed (it waits to be rewound to that record). Records
+// fetched while it is not are not kept either (take).
+func (p *partState) copyingLocked() bool {
+	return p.ready && !p.stopped && p.retired == nil && p.failedAt < 0
+}
+
+// gate is what a partition's fences say of its next pending record.
+type gate int
+
+const (
+	// gateOpen: the record may be handed over, as far as admit allows.
+	gateOpen gate = iota
+	// gateHalted: the record is at or past the one the target refuses:
+	// it and those after it are dropped (fetched again once the refused
+	// record is retried).
+	gateHalted
+	// gateStale: the lease is not fresh (or the partition is fenced):
+	// nothing is written; the partition fails at this record and is
+	// fetched again from it once the lease is renewed.
+	gateStale
+)
+
+// gateLocked decides whether the pending record at offset may go past the
+// partition's fences: the refused record (haltAt) first, then the lease
+// (fresh, as leaseFresh said at the start of the pass).
+func (p *partState) gateLocked(offset int64, fresh bool) gate {
+	switch {
+	case p.haltAt >= 0 && offset >= p.haltAt:
+		return gateHalted
+	case !fresh:
+		return gateStale
+	}
+	return gateOpen
+}
+
+// chore is the timed work housekeep does for one partition in a pass (at
+// most one).
+type chore int
+
+const (
+	choreNone chore = iota
+	// choreRetry: a record failed and nothing is in flight: rewind to it
+	// once its backoff passed, the lease is fresh and the target topic is
+	// back (or find the refused record, or stop at it).
+	choreRetry
+	// choreRetryHalt: the partition stopped at a record the target
+	// refuses and its retry interval passed: read the target's limits
+	// again, then copy the record alone once more.
+	choreRetryHalt
+	// choreTimeOut: records are in flight and none was acknowledged
+	// within the delivery timeout: fail them and start over from the
+	// first.
+	choreTimeOut
+	// choreTrim: pending records could not be handed over for stallTrim:
+	// drop them and fetch them again once the partition has room.
+	choreTrim
+)
+
+// choreLocked decides the partition's timed work at now (deliveryTimeout:
+// Config.DeliveryTimeout). A partition that is not copying for good
+// (stopped, retired) or not yet (its target topic not ready) has none.
+func (p *partState) choreLocked(now time.Time, deliveryTimeout time.Duration) chore {
+	switch {
+	case p.stopped || p.retired != nil || !p.ready:
+		return choreNone
+	case p.failedAt >= 0 && p.inflight == 0:
+		return choreRetry
+	case p.haltAt >= 0 && p.inflight == 0 && !now.Before(p.haltRetryAt):
+		return choreRetryHalt
+	case p.inflight > 0 && p.failedAt < 0 && now.Sub(p.lastProgress) > deliveryTimeout && !p.rctx.timedOut.Load():
+		return choreTimeOut
+	case len(p.pending) > 0 && !p.stalledSince.IsZero() && now.Sub(p.stalledSince) > stallTrim:
+		return choreTrim
+	}
+	return choreNone
+}
+
+// Rewinds of a partition that makes no progress back off from
+// minRetryBackoff to maxRetryBackoff.
+const (
+	minRetryBackoff = 100 * time.Millisecond
+	maxRetryBackoff = 5 * time.Second
+)
+
+// nextBackoff is the wait before the next rewind of a partition after one
+// that waited d.
+func nextBackoff(d time.Duration) time.Duration {
+	return min(max(2*d, minRetryBackoff), maxRetryBackoff)
+}
+
+// wakeAfterAckLocked reports whether the pipeline must look at the
+// partition again after the produce result of the record at offset src
+// (failed: it failed): to rewind it, hand over what it holds, resume its
+// fetching, or copy the next record once the one copied alone is
+// acknowledged.
+func (p *partState) wakeAfterAckLocked(failed bool, src int64) bool {
+	return failed || len(p.pending) > 0 || p.paused || p.inflight == 0 && p.isolateUntil >= src
+}
+
+// fitBudget returns how many of recs (fetched records of a partition, in
+// order) may be queued in room bytes (keyValueBytes), and their bytes.
+// A partition that holds nothing may always queue its first record, so
+// that every partition makes progress however full the budget is.
+func fitBudget(recs []*kgo.Record, room int64, holding bool) (n int, bytes int64) {
+	for i, rec := range recs {
+		size := keyValueBytes(rec)
+		if room-size < 0 && (i > 0 || holding) {
+			return i, bytes
+		}
+		room -= size
+		bytes += size
+	}
+	return len(recs), bytes
+}
+
+// unseen drops from recs (in offset order) the records at or before last:
+// records fetched again that the partition already holds or handed over.
+func unseen(recs []*kgo.Record, last int64) []*kgo.Record {
+	for len(recs) > 0 && recs[0].Offset <= last {
+		recs = recs[1:]
+	}
+	return recs
 }

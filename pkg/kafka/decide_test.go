@@ -1,3 +1,6 @@
+// Table tests of the pipeline's decisions (decide.go), limits and
+// checkpoints.
+
 package kafka
 
 import (
@@ -9,7 +12,6 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/openreplicator/replicator/pkg/fleet"
@@ -277,42 +279,32 @@ func TestWantPause(t *testing.T) {
 	}
 }
 
-// TestRecordBatchBytesIsFranzGosFigure: recordBatchBytes is exactly the
-// cap under which franz-go refuses a record on its own: a producer whose
-// cap is that figure takes the record, one byte less refuses it. Were it
-// smaller, the pipeline would hand franz-go records it refuses alone (and
-// the records after them would be written before them).
-func TestRecordBatchBytesIsFranzGosFigure(t *testing.T) {
-	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(1, "t"), kfake.BrokerConfigs(map[string]string{"message.max.bytes": "10000000"}))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	big := strings.Repeat("v", 300_000)
-	for i, rec := range []*kgo.Record{
-		{Value: []byte(strings.Repeat("x", 600))},
-		{Key: []byte("k"), Value: []byte(big)},
-		{Value: []byte(big + big), Headers: []kgo.RecordHeader{{Key: "h", Value: []byte("header value")}, {Key: "empty"}}},
-		{Key: []byte(strings.Repeat("k", 700)), Value: nil},
-		{Value: []byte(strings.Repeat("v", 2_100_000))},
+// TestOverMainCap: a record goes through the second producer when
+// franz-go's figure of a batch holding only it, with the fixed-length
+// records field it counts before it knows the broker's produce version, is
+// over the main producer's cap; the broker's figure may be within the
+// target's limit all the same.
+func TestOverMainCap(t *testing.T) {
+	const mainCap = 10_000 // franz-go is given producerCap(mainCap) = 10,002
+	for _, c := range []struct {
+		value int
+		over  bool
+	}{
+		{100, false},
+		{9_925, false}, // 10,002 for franz-go
+		{9_926, false},
+		{9_927, true}, // 10,003 for franz-go, 9,999 for the broker: within the limit
+		{9_928, true}, // 10,004 for franz-go, 10,000 for the broker: the limit
+		{9_929, true}, // over the limit too (admit stops the partition)
 	} {
-		n := recordBatchBytes(rec)
-		for _, cap := range []int64{n, n - 1} {
-			cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ProducerBatchMaxBytes(int32(cap)), kgo.DefaultProduceTopic("t"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			r := *rec
-			err = cl.ProduceSync(ctx, &r).FirstErr()
-			cancel()
-			cl.Close()
-			if cap == n && err != nil {
-				t.Fatalf("record %d (%d bytes as a batch): refused with a cap of %d: %v", i, n, cap, err)
-			}
-			if cap < n && !errors.Is(err, kerr.MessageTooLarge) {
-				t.Fatalf("record %d (%d bytes as a batch): with a cap of %d: %v, want MESSAGE_TOO_LARGE", i, n, cap, err)
-			}
+		rec := &kgo.Record{Value: make([]byte, c.value)}
+		if got := overMainCap(rec, mainCap); got != c.over {
+			t.Errorf("value of %d bytes (%d as a batch for franz-go, %d for the broker): overMainCap = %v, want %v",
+				c.value, recordBatchBytes(rec), brokerBatchBytes(rec), got, c.over)
 		}
+	}
+	// A cap pinned below a raised limit: records over it go alone.
+	if !overMainCap(&kgo.Record{Value: make([]byte, 20_000)}, mainCap) {
+		t.Error("a record over the pinned cap goes through the main producer")
 	}
 }

@@ -1,3 +1,5 @@
+// What the external tests may read of the engine's internals.
+
 package kafka
 
 // PendingBytes is, for tests, the bytes of records the engine's

@@ -1,3 +1,7 @@
+// Attack tests on the kfake rig (issue 11's adversarial pass): target
+// topics re-created elsewhere, records of every shape and size, topology
+// churn.
+
 package kafka_test
 
 import (
@@ -15,7 +19,6 @@ import (
 	"github.com/openreplicator/replicator/pkg/fleet"
 	"github.com/openreplicator/replicator/pkg/kafka"
 	"github.com/openreplicator/replicator/pkg/replicator"
-	"github.com/openreplicator/replicator/workers"
 )
 
 // TestTargetTopicRecreatedElsewhereWithFewerPartitions: someone deletes
@@ -120,7 +123,7 @@ func TestTopologyChurnIsNotReportedAtEveryDiscovery(t *testing.T) {
 	var reports []time.Time
 	r.nextJob++
 	l := fleet.Lease{JobID: r.nextJob, Epoch: 1, ReplicatorID: r.spec.ID, Kind: fleet.KindMetadata, SpecVersion: 1}
-	task, err := r.eng.Start(context.Background(), l, r.spec, workers.TaskEnv{WorkerID: "w1", Logger: r.log,
+	task, err := r.eng.Start(context.Background(), l, r.spec, fleet.TaskEnv{WorkerID: "w1", Logger: r.log,
 		LeaseFresh: func() bool { return true },
 		ReportTopology: func(context.Context, int64, []fleet.TopicInfo) error {
 			mu.Lock()
@@ -284,7 +287,7 @@ func TestFailingTopologyReportIsNotRetriedAtEveryDiscovery(t *testing.T) {
 	r.nextJob++
 	l := fleet.Lease{JobID: r.nextJob, Epoch: 1, ReplicatorID: r.spec.ID, Kind: fleet.KindMetadata, SpecVersion: 1}
 	start := time.Now()
-	task, err := r.eng.Start(context.Background(), l, r.spec, workers.TaskEnv{WorkerID: "w1", Logger: r.log,
+	task, err := r.eng.Start(context.Background(), l, r.spec, fleet.TaskEnv{WorkerID: "w1", Logger: r.log,
 		LeaseFresh: func() bool { return true },
 		ReportTopology: func(context.Context, int64, []fleet.TopicInfo) error {
 			mu.Lock()
@@ -331,7 +334,7 @@ func TestTargetWithFewerPartitionsIsGrownAndReported(t *testing.T) {
 		r.produce(prod, recs("g", p, fmt.Sprintf("g%d", p))...)
 	}
 	meta, _ := r.startMeta()
-	var tasks []workers.Task
+	var tasks []fleet.Task
 	for p := range int32(3) {
 		tasks = append(tasks, r.start("g", p, -1, ""))
 	}

@@ -1,3 +1,6 @@
+// Target topics as the producer sees them: their record limits, the
+// producers' batch caps, their IDs and recoveries.
+
 package kafka
 
 import (
@@ -8,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/twmb/franz-go/pkg/kbin"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Record limits of target topics.
@@ -25,9 +31,9 @@ import (
 // So the main producer's cap for a topic is fixed ("pinned") the first time
 // the pipeline hands it a record of the topic: the target's limit at that
 // time. A record within the target's current limit but over the pinned cap
-// (the limit was raised since) goes alone through a second producer whose
-// cap is the largest request, with nothing else of its partition in
-// flight. A topic is purged from the main producer only when it is a new
+// (the limit was raised since, or the record is within a few bytes of it:
+// see overMainCap) goes alone through a second producer whose cap is the
+// largest request, with nothing else of its partition in flight. A topic is purged from the main producer only when it is a new
 // topic (created again), and its cap is then pinned anew.
 
 const (
@@ -250,4 +256,35 @@ func (ts *targets) endRecovery(topic string) {
 	s := ts.getLocked(topic)
 	s.recovering = false
 	s.gen++
+}
+
+// applyLimits records a target topic's limits. Pipeline goroutine only.
+func (r *replication) applyLimits(target string, l topicLimits) {
+	before, _ := r.targets.limitsOf(target).batchCap()
+	r.targets.setLimits(target, l)
+	if after, what := l.batchCap(); after != before {
+		r.log.Info("engine: target topic's record limit", "topic", target, "limit", after, "from", what)
+	}
+}
+
+// producerCap is the ProducerBatchMaxBytes under which franz-go builds
+// batches a broker with the given limit takes: franz-go counts a batch
+// with the length of the records field, a uvarint in the flexible produce
+// requests of every broker since Kafka 2.4. Until a producer has its first
+// produce response from a broker, and with older brokers, franz-go counts
+// a 4-byte length instead: a record within a few bytes of the limit is
+// then over the cap; such records go through the second producer
+// (overMainCap).
+func producerCap(limit int64) int64 { return limit + int64(kbin.UvarintLen(uint32(limit)+1)) }
+
+// overMainCap reports whether the main producer, whose cap for rec's topic
+// is pinned at mainCap (producerCap of it), may refuse rec on its own as a
+// batch of its own: franz-go's figure of that batch (recordBatchBytes, the
+// fixed-length records field counted, as it does before it knows the
+// broker's produce version) is over the cap. Such a record is within the
+// target's limit when the limit was raised after the cap was pinned, or
+// when it is within a few bytes of the limit: it goes alone through the
+// second producer, whose cap holds any record the target takes.
+func overMainCap(rec *kgo.Record, mainCap int64) bool {
+	return recordBatchBytes(rec) > producerCap(mainCap)
 }

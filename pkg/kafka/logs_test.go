@@ -1,3 +1,5 @@
+// Tests that repeated errors are logged at a bounded rate.
+
 package kafka_test
 
 import (

@@ -1,19 +1,19 @@
+// The metadata job (fleet.Task): discovery of the topics a spec matches,
+// topology reports, target topics created ahead of their partition jobs,
+// and the periodic syncs (sync.go, groups.go).
+
 package kafka
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-
 	"github.com/openreplicator/replicator/pkg/fleet"
-	"github.com/openreplicator/replicator/workers"
 )
 
 // metaTask is a replicator's metadata job on this worker: discovery,
@@ -21,7 +21,7 @@ import (
 type metaTask struct {
 	r      *replication
 	lease  fleet.Lease
-	env    workers.TaskEnv
+	env    fleet.TaskEnv
 	ctx    context.Context
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -44,17 +44,9 @@ type metaTask struct {
 	matched         []string
 }
 
-type aclEntry struct {
-	principal, host, topic string
-	op                     kadm.ACLOperation
-	perm                   string
-}
+var _ fleet.NoticeAcker = (*metaTask)(nil)
 
-func (a aclEntry) key() string {
-	return strings.Join([]string{a.principal, a.host, a.topic, a.op.String(), a.perm}, "|")
-}
-
-func (r *replication) startMetadata(ctx context.Context, l fleet.Lease, env workers.TaskEnv) *metaTask {
+func (r *replication) startMetadata(ctx context.Context, l fleet.Lease, env fleet.TaskEnv) *metaTask {
 	t := &metaTask{r: r, lease: l, env: env, done: make(chan struct{}), ensured: map[string]int{},
 		setConfigs: map[string]map[string]bool{}, createdACLs: map[string]aclEntry{}}
 	t.ctx, t.cancel = context.WithCancel(ctx)
@@ -85,7 +77,7 @@ func (t *metaTask) Report() fleet.JobReport {
 }
 
 // AckNotices forgets the notices reported at or before upTo (see
-// workers.NoticeAcker).
+// fleet.NoticeAcker).
 func (t *metaTask) AckNotices(upTo time.Time) {
 	t.mu.Lock()
 	t.notices = ackNotices(t.notices, upTo)
@@ -140,7 +132,7 @@ func (t *metaTask) run() {
 			t.ok()
 		}
 		// Configs, ACLs and group offsets are written only under a fresh
-		// lease (see workers.TaskEnv.LeaseFresh).
+		// lease (see fleet.TaskEnv.LeaseFresh).
 		if time.Since(lastSync) >= t.r.e.cfg.SyncInterval && (t.env.LeaseFresh == nil || t.env.LeaseFresh()) {
 			lastSync = time.Now()
 			t.sync(cl)
@@ -260,7 +252,7 @@ func (t *metaTask) report(ctx context.Context, cl *clients, fp string, version i
 			topics = append(topics, ti)
 		}
 	}
-	var cond *workers.TopologyError
+	var cond *fleet.TopologyError
 	if err := t.env.ReportTopology(ctx, version, topics); errors.As(err, &cond) {
 		// Taken, with a condition (a quota the topics exceed) that the
 		// worker reports for this job. The same topology is sent again
@@ -274,391 +266,4 @@ func (t *metaTask) report(ctx context.Context, cl *clients, fp string, version i
 	t.env.Logger.Info("engine: topology reported", "topics", len(matched), "spec_version", version)
 	t.fingerprint, t.reportedVersion, t.reportAgainAt = fp, version, time.Time{}
 	return nil
-}
-
-// sync runs the periodic metadata synchronisations the spec asks for.
-func (t *metaTask) sync(cl *clients) {
-	t.r.mu.Lock()
-	ri := t.r.spec.Spec.ReplicationInfo[0]
-	flow := t.r.flow
-	t.r.mu.Unlock()
-	ctx, cancel := context.WithTimeout(t.ctx, 15*time.Second)
-	defer cancel()
-	if ri.Topics.CopyTopicConfigurations {
-		if err := t.syncConfigs(ctx, cl, flow); err != nil && ctx.Err() == nil {
-			t.fail("TopicConfigSyncFailed", err)
-		}
-	}
-	if ri.Topics.CopyAccessControlListsForTopics {
-		if err := t.syncACLs(ctx, cl, flow); err != nil && ctx.Err() == nil {
-			t.fail("AclSyncFailed", err)
-		}
-	}
-	if ri.Groups.SynchroniseConsumerGroupOffsets {
-		if err := t.syncGroups(ctx, cl, flow, ri.Groups.DetectAndCopyNewConsumerGroups); err != nil && ctx.Err() == nil {
-			name, account := t.r.labels()
-			t.r.e.cfg.Metrics.groupFailures.WithLabelValues(name, account).Inc()
-			t.env.Logger.Warn("engine: consumer group offset sync failed", "err", err)
-		}
-	}
-}
-
-// syncConfigs sets on each target topic the configs its source sets
-// explicitly, and removes keys this job set earlier that the source no
-// longer sets. Other target overrides are left alone.
-func (t *metaTask) syncConfigs(ctx context.Context, cl *clients, flow *Flow) error {
-	if len(t.matched) == 0 {
-		return nil
-	}
-	src, err := cl.srcAdm.DescribeTopicConfigs(ctx, t.matched...)
-	if err != nil {
-		return err
-	}
-	targets := make([]string, len(t.matched))
-	for i, n := range t.matched {
-		targets[i] = flow.TargetTopic(n)
-	}
-	dst, err := cl.dstAdm.DescribeTopicConfigs(ctx, targets...)
-	if err != nil {
-		return err
-	}
-	current := map[string]map[string]string{}
-	for _, rc := range dst {
-		if rc.Err != nil {
-			// Missing (deleted): its partition jobs create it again,
-			// with the source's configs.
-			continue
-		}
-		m := map[string]string{}
-		for _, c := range rc.Configs {
-			if c.Source == 1 && c.Value != nil {
-				m[c.Key] = *c.Value
-			}
-		}
-		current[rc.Name] = m
-	}
-	for _, rc := range src {
-		if rc.Err != nil {
-			continue
-		}
-		target := flow.TargetTopic(rc.Name)
-		cur, ok := current[target]
-		if !ok {
-			continue
-		}
-		want := map[string]string{}
-		for _, c := range rc.Configs {
-			if c.Source == 1 && c.Value != nil && CopiesConfig(c.Key) {
-				want[c.Key] = *c.Value
-			}
-		}
-		mine := t.setConfigs[target]
-		if mine == nil {
-			mine = map[string]bool{}
-			t.setConfigs[target] = mine
-		}
-		var ops []kadm.AlterConfig
-		for k, v := range want {
-			if cv, ok := cur[k]; !ok || cv != v {
-				ops = append(ops, kadm.AlterConfig{Op: kadm.SetConfig, Name: k, Value: kadm.StringPtr(v)})
-			} else {
-				// Equal to the source (copied when the topic was
-				// created): the service manages this key.
-				mine[k] = true
-			}
-		}
-		for k := range mine {
-			if _, still := want[k]; !still {
-				if _, there := cur[k]; there {
-					ops = append(ops, kadm.AlterConfig{Op: kadm.DeleteConfig, Name: k})
-				}
-				delete(mine, k)
-			}
-		}
-		if len(ops) == 0 {
-			continue
-		}
-		resp, err := cl.dstAdm.AlterTopicConfigs(ctx, ops, target)
-		if err != nil {
-			return err
-		}
-		for _, r := range resp {
-			if r.Err != nil {
-				return fmt.Errorf("configs of %s: %w (%s)", target, r.Err, r.ErrMessage)
-			}
-		}
-		for _, op := range ops {
-			if op.Op == kadm.SetConfig {
-				mine[op.Name] = true
-			}
-		}
-		t.env.Logger.Info("engine: topic configs synced", "topic", target, "changes", len(ops))
-	}
-	return nil
-}
-
-// syncACLs copies LITERAL topic ACLs of replicated topics to their target
-// topics, never ALLOW WRITE, and deletes target ACLs this job created
-// whose source ACL disappeared.
-func (t *metaTask) syncACLs(ctx context.Context, cl *clients, flow *Flow) error {
-	all := kadm.NewACLs().AnyResource().Allow().AllowHosts().Deny().DenyHosts().
-		Operations(kadm.OpAny).ResourcePatternType(kadm.ACLPatternAny)
-	srcRes, err := cl.srcAdm.DescribeACLs(ctx, all)
-	if err != nil {
-		return err
-	}
-	want := map[string]aclEntry{}
-	for _, res := range srcRes {
-		if res.Err != nil {
-			return res.Err
-		}
-		for _, d := range res.Described {
-			if d.Type.String() != "TOPIC" || d.Pattern != kadm.ACLPatternLiteral || !flow.CopiesTopic(d.Name) {
-				continue
-			}
-			perm := d.Permission.String()
-			if perm == "ALLOW" && d.Operation == kadm.OpWrite {
-				continue // producers must not write to replicated topics
-			}
-			e := aclEntry{principal: d.Principal, host: d.Host, topic: flow.TargetTopic(d.Name), op: d.Operation, perm: perm}
-			want[e.key()] = e
-		}
-	}
-	dstRes, err := cl.dstAdm.DescribeACLs(ctx, all)
-	if err != nil {
-		return err
-	}
-	have := map[string]bool{}
-	for _, res := range dstRes {
-		for _, d := range res.Described {
-			if d.Type.String() == "TOPIC" && d.Pattern == kadm.ACLPatternLiteral {
-				have[aclEntry{principal: d.Principal, host: d.Host, topic: d.Name, op: d.Operation, perm: d.Permission.String()}.key()] = true
-			}
-		}
-	}
-	for k, e := range want {
-		if have[k] {
-			t.createdACLs[k] = e
-			continue
-		}
-		if _, err := cl.dstAdm.CreateACLs(ctx, aclBuilder(e)); err != nil {
-			return err
-		}
-		t.createdACLs[k] = e
-		t.env.Logger.Info("engine: ACL copied", "topic", e.topic, "principal", e.principal, "operation", e.op.String(), "permission", e.perm)
-	}
-	for k, e := range t.createdACLs {
-		if _, ok := want[k]; ok {
-			continue
-		}
-		if have[k] {
-			if _, err := cl.dstAdm.DeleteACLs(ctx, aclBuilder(e)); err != nil {
-				return err
-			}
-			t.env.Logger.Info("engine: ACL removed", "topic", e.topic, "principal", e.principal, "operation", e.op.String())
-		}
-		delete(t.createdACLs, k)
-	}
-	return nil
-}
-
-func aclBuilder(e aclEntry) *kadm.ACLBuilder {
-	b := kadm.NewACLs().Topics(e.topic).ResourcePatternType(kadm.ACLPatternLiteral).Operations(e.op)
-	if e.perm == "DENY" {
-		return b.Deny(e.principal).DenyHosts(e.host)
-	}
-	return b.Allow(e.principal).AllowHosts(e.host)
-}
-
-// syncGroups translates the committed offsets of matching source groups
-// through the mapping points and commits them on the target for groups
-// with no active members there. It never moves a target offset backwards.
-func (t *metaTask) syncGroups(ctx context.Context, cl *clients, flow *Flow, detectNew bool) error {
-	listed, err := cl.srcAdm.ListGroups(ctx)
-	if err != nil {
-		return err
-	}
-	var groups []string
-	first := t.knownGroups == nil
-	if first {
-		t.knownGroups = map[string]bool{}
-	}
-	for _, g := range listed.Groups() {
-		if !flow.CopiesGroup(g) {
-			continue
-		}
-		if first {
-			t.knownGroups[g] = true
-		}
-		if !detectNew && !t.knownGroups[g] {
-			continue
-		}
-		groups = append(groups, g)
-	}
-	name, account := t.r.labels()
-	t.r.e.cfg.Metrics.groups.WithLabelValues(name, account).Set(float64(len(groups)))
-	if len(groups) == 0 || t.r.e.cfg.Checkpoints == nil {
-		return nil
-	}
-	points, err := t.r.e.cfg.Checkpoints(ctx, t.r.id)
-	if err != nil {
-		return err
-	}
-	// The target topics as they are now: their IDs (points of an earlier
-	// topic of the same name count in other offsets) and their logs' start
-	// and end (a group is never moved outside them).
-	var targetNames []string
-	seen := map[string]bool{}
-	for _, p := range points {
-		if n := flow.TargetTopic(p.Topic); !seen[n] {
-			seen[n] = true
-			targetNames = append(targetNames, n)
-		}
-	}
-	var ids map[string]string
-	var starts, ends kadm.ListedOffsets
-	if len(targetNames) > 0 {
-		td, err := cl.dstAdm.ListTopics(ctx, targetNames...)
-		if err != nil {
-			return err
-		}
-		ids = map[string]string{}
-		for n, d := range td {
-			if d.Err == nil && d.ID != (kadm.TopicID{}) {
-				ids[n] = d.ID.String()
-			}
-		}
-		if starts, err = cl.dstAdm.ListStartOffsets(ctx, targetNames...); err != nil {
-			return err
-		}
-		if ends, err = cl.dstAdm.ListEndOffsets(ctx, targetNames...); err != nil {
-			return err
-		}
-	}
-	byTP := map[tp][]fleet.MappingPoint{}
-	for _, p := range points {
-		if id := ids[flow.TargetTopic(p.Topic)]; p.TargetTopicID != "" && id != "" && p.TargetTopicID != id {
-			continue // counts in a target topic deleted since
-		}
-		byTP[tp{p.Topic, p.Partition}] = append(byTP[tp{p.Topic, p.Partition}], p)
-	}
-	for k := range byTP {
-		slices.SortFunc(byTP[k], func(a, b fleet.MappingPoint) int { return int(b.SourceOffset - a.SourceOffset) })
-	}
-	bounds := func(topic string, p int32) (start, end int64, ok bool) {
-		s, ok1 := starts.Lookup(topic, p)
-		e, ok2 := ends.Lookup(topic, p)
-		if !ok1 || !ok2 || s.Err != nil || e.Err != nil {
-			return 0, 0, false
-		}
-		return s.Offset, e.Offset, true
-	}
-	described, err := cl.dstAdm.DescribeGroups(ctx, groups...)
-	if err != nil {
-		return err
-	}
-	fetched := cl.srcAdm.FetchManyOffsets(ctx, groups...)
-	var errs []error
-	for _, g := range groups {
-		if d, ok := described[g]; ok && d.Err == nil && len(d.Members) > 0 {
-			continue // consumers are active on the target: leave the group alone
-		}
-		src := fetched[g]
-		if src.Err != nil {
-			errs = append(errs, fmt.Errorf("group %s: %w", g, src.Err))
-			continue
-		}
-		type cand struct {
-			topic     string
-			partition int32
-			at        int64
-			ok        bool
-		}
-		var cands []cand
-		src.Fetched.Each(func(o kadm.OffsetResponse) {
-			if o.Err != nil || o.At < 0 || !flow.CopiesTopic(o.Topic) {
-				return
-			}
-			at, ok := Translate(byTP[tp{o.Topic, o.Partition}], o.At)
-			cands = append(cands, cand{flow.TargetTopic(o.Topic), o.Partition, at, ok})
-		})
-		if len(cands) == 0 {
-			continue
-		}
-		cur, curErr := cl.dstAdm.FetchOffsets(ctx, g)
-		out := kadm.Offsets{}
-		for _, c := range cands {
-			var now syncPos
-			if curErr == nil {
-				if o, ok := cur.Lookup(c.topic, c.partition); ok && o.Err == nil && o.At >= 0 {
-					now.cur, now.haveCur = o.At, true
-				}
-			}
-			now.start, now.end, now.haveBounds = bounds(c.topic, c.partition)
-			now.translated, now.haveTranslation = c.at, c.ok
-			if at, ok := now.next(); ok {
-				out.Add(kadm.Offset{Topic: c.topic, Partition: c.partition, At: at, LeaderEpoch: -1})
-			}
-		}
-		if len(out) == 0 {
-			continue
-		}
-		resp, err := cl.dstAdm.CommitOffsets(ctx, g, out)
-		if err == nil {
-			err = resp.Error()
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("group %s: %w", g, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-// Translate maps a committed source offset to a target offset through
-// the partition's mapping points (newest first): the target offset of the
-// newest point whose source offset is at most s. Exact when s is a mapping
-// point (a caught-up group); otherwise it re-reads, never skips.
-func Translate(points []fleet.MappingPoint, s int64) (int64, bool) {
-	for _, p := range points {
-		if p.SourceOffset <= s {
-			return p.TargetOffset, true
-		}
-	}
-	return 0, false
-}
-
-// syncPos is what the group offset sync knows of one partition of a group
-// on the target.
-type syncPos struct {
-	translated      int64 // the group's source offset, translated
-	haveTranslation bool
-	cur             int64 // the group's offset on the target now
-	haveCur         bool
-	start, end      int64 // the target partition's log
-	haveBounds      bool
-}
-
-// next decides the group's new target offset, or ok=false to leave it. A
-// translation is kept inside the target's log; an offset never moves
-// backwards, except one beyond the log's end, which was committed for an
-// earlier target topic of the same name (deleted since): it moves to the
-// translation, or to the log's start when there is none yet (re-reading,
-// never skipping).
-func (p syncPos) next() (int64, bool) {
-	at := p.translated
-	if p.haveBounds {
-		at = max(p.start, min(at, p.end))
-	}
-	switch {
-	case p.haveCur && p.haveBounds && p.cur > p.end:
-		if !p.haveTranslation {
-			return p.start, true
-		}
-		return at, true
-	case !p.haveTranslation:
-		return 0, false
-	case p.haveCur && p.cur >= at:
-		return 0, false
-	}
-	return at, true
 }

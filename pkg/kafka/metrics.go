@@ -1,3 +1,5 @@
+// The engine's Prometheus metrics.
+
 package kafka
 
 import (

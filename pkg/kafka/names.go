@@ -1,3 +1,6 @@
+// Topic naming and selection: which source topics and consumer groups a
+// flow copies, and what the target calls them.
+
 package kafka
 
 import (

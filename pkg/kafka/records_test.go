@@ -1,3 +1,6 @@
+// Tests on the kfake rig of records the target refuses or takes only up to
+// its limits (issue 11, finding 2).
+
 package kafka_test
 
 import (
@@ -338,4 +341,36 @@ func TestStuckTargetDoesNotGrowMemoryWithoutBound(t *testing.T) {
 		t.Fatalf("the worker held %d MiB fetched and not handed over; the bound is %d MiB", peak>>20, bound>>20)
 	}
 	t.Logf("peak pending: %.1f MiB (bound %d MiB)", float64(peak)/(1<<20), bound>>20)
+}
+
+// TestRecordAtTheLimitIsCopiedInOrderByAFreshProducer: a record within a
+// few bytes of the target topic's max.message.bytes, which the target
+// takes, is the first record a replication's producer gets. Until its
+// first produce response franz-go counts a batch with a 4-byte records
+// length, and refused such a record on its own, with MESSAGE_TOO_LARGE,
+// while the records after it could still be written before it (the
+// partition then copied it again, after them: out of order). It goes
+// through the second producer instead: no refusal, copied in order.
+func TestRecordAtTheLimitIsCopiedInOrderByAFreshProducer(t *testing.T) {
+	const limit = 10_000
+	r := newRig(t, rigOpts{cfg: fastRetries})
+	lim := map[string]*string{"max.message.bytes": str(fmt.Sprint(limit))}
+	r.createTopic(r.dst, "src.edge", 1, lim)
+	r.createTopic(r.src, "edge", 1, map[string]*string{"max.message.bytes": str(bigLimit)})
+	// 9,928 bytes of value: 10,000 bytes as a batch for the broker, 10,004
+	// in franz-go's fixed-length terms, over the 10,002 its cap allows.
+	edge := strings.Repeat("e", 9_928)
+	prod := r.bigProducer()
+	vals := append([]string{edge}, seq("after", 0, 20)...)
+	for _, v := range vals {
+		r.produce(prod, &kgo.Record{Topic: "edge", Value: []byte(v)})
+	}
+	r.start("edge", 0, -1, "")
+	r.waitCopies("src.edge", 0, values(recs("edge", 0, vals...)), 20*time.Second)
+	if n := r.logs.count("engine: produce failed", "MESSAGE_TOO_LARGE"); n > 0 {
+		t.Fatalf("the producer refused a record the target takes (%d log lines)", n)
+	}
+	if got := values(r.read(r.dst, "src.edge", 0)); len(got) != len(vals) {
+		t.Fatalf("%d records on the target, want %d: %s", len(got), len(vals), short(got))
+	}
 }

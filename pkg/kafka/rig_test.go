@@ -1,3 +1,6 @@
+// The test rig: the engine alone against two in-process clusters (kfake),
+// jobs started by the test.
+
 package kafka_test
 
 import (
@@ -19,7 +22,6 @@ import (
 	"github.com/openreplicator/replicator/pkg/fleet"
 	"github.com/openreplicator/replicator/pkg/kafka"
 	"github.com/openreplicator/replicator/pkg/replicator"
-	"github.com/openreplicator/replicator/workers"
 )
 
 // rig runs the engine alone against two in-process clusters: jobs are
@@ -122,7 +124,7 @@ next:
 }
 
 // start starts a partition job (at the start of the log unless start >= 0).
-func (r *rig) start(topic string, partition int32, start int64, topicID string) workers.Task {
+func (r *rig) start(topic string, partition int32, start int64, topicID string) fleet.Task {
 	r.t.Helper()
 	r.nextJob++
 	l := fleet.Lease{JobID: r.nextJob, Epoch: 1, ReplicatorID: r.spec.ID, Kind: fleet.KindPartition, Topic: topic, Partition: partition,
@@ -130,7 +132,7 @@ func (r *rig) start(topic string, partition int32, start int64, topicID string) 
 	if start < 0 {
 		l.StartOffset = fleet.OffsetEarliest
 	}
-	task, err := r.eng.Start(context.Background(), l, r.spec, workers.TaskEnv{WorkerID: "w1", Logger: r.log,
+	task, err := r.eng.Start(context.Background(), l, r.spec, fleet.TaskEnv{WorkerID: "w1", Logger: r.log,
 		LeaseFresh: func() bool { return true }})
 	if err != nil {
 		r.t.Fatal(err)
@@ -141,13 +143,13 @@ func (r *rig) start(topic string, partition int32, start int64, topicID string) 
 
 // startMeta starts the metadata job; topologies it reports arrive on the
 // returned channel (the latest one wins).
-func (r *rig) startMeta() (workers.Task, func() []fleet.TopicInfo) {
+func (r *rig) startMeta() (fleet.Task, func() []fleet.TopicInfo) {
 	r.t.Helper()
 	r.nextJob++
 	var mu sync.Mutex
 	var last []fleet.TopicInfo
 	l := fleet.Lease{JobID: r.nextJob, Epoch: 1, ReplicatorID: r.spec.ID, Kind: fleet.KindMetadata, SpecVersion: 1}
-	task, err := r.eng.Start(context.Background(), l, r.spec, workers.TaskEnv{WorkerID: "w1", Logger: r.log,
+	task, err := r.eng.Start(context.Background(), l, r.spec, fleet.TaskEnv{WorkerID: "w1", Logger: r.log,
 		LeaseFresh: func() bool { return true },
 		ReportTopology: func(_ context.Context, _ int64, topics []fleet.TopicInfo) error {
 			mu.Lock()

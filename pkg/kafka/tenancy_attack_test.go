@@ -1,3 +1,5 @@
+// Attack tests of what one tenant's spec can reach (secrets, clusters).
+
 package kafka
 
 import (

@@ -1,3 +1,6 @@
+// Tests that errors shown to a tenant hold no text from the workers'
+// network.
+
 package kafka
 
 import (

@@ -1,3 +1,6 @@
+// Target topics and partitions created, apart from the record pipeline,
+// and topic lookups that bypass the clients' metadata caches.
+
 package kafka
 
 import (
@@ -6,7 +9,10 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // topicEnsurer creates target topics (and their partitions) once per
@@ -124,4 +130,73 @@ func (r *replication) createTarget(ctx context.Context, cl *clients, topic strin
 	}
 	r.log.Info("engine: target topic created", "topic", target, "partitions", srcPartitions, "configs", len(configs))
 	return srcPartitions, true, nil
+}
+
+// topicMeta asks a cluster for a topic's ID and partition count, bypassing
+// the client's metadata cache (kadm's listings may be up to MetadataMinAge
+// old, from before a topic was deleted or created).
+func topicMeta(ctx context.Context, cl *kgo.Client, topic string) (string, int, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctx, cl)
+	if err != nil {
+		return "", 0, err
+	}
+	for _, t := range resp.Topics {
+		if t.Topic == nil || *t.Topic != topic {
+			continue
+		}
+		if err := kerr.ErrorForCode(t.ErrorCode); err != nil {
+			return "", 0, err
+		}
+		return topicIDString(kadm.TopicID(t.TopicID)), len(t.Partitions), nil
+	}
+	return "", 0, kerr.UnknownTopicOrPartition
+}
+
+// targetTopicID returns a target topic's ID ("" if the cluster reports
+// none).
+func targetTopicID(ctx context.Context, cl *clients, topic string) (string, error) {
+	id, _, err := topicMeta(ctx, cl.dstAdmCl, topic)
+	if err != nil {
+		return "", fmt.Errorf("target topic %s: %w", topic, err)
+	}
+	return id, nil
+}
+
+// remakeTarget creates target (the target topic of source) when it does
+// not exist, and reports whether it did, the partition count and the
+// topic's ID.
+func (r *replication) remakeTarget(ctx context.Context, cl *clients, target, source string) (bool, int, string, error) {
+	id, n, err := topicMeta(ctx, cl.dstAdmCl, target)
+	if err == nil {
+		// It exists, maybe with fewer partitions than the source (created
+		// again elsewhere): add them, and have the producer learn them.
+		if got, _, err := r.createTarget(ctx, cl, source, -1); err == nil && got > n {
+			cl.producer.ForceMetadataRefresh() // the second producer: in recoverTarget
+			n = got
+		}
+		return false, n, id, nil
+	}
+	if !errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return false, 0, "", err
+	}
+	cl.dstAdmCl.PurgeTopicsFromClient(target) // no stale listing in createTarget
+	n, created, err := r.createTarget(ctx, cl, source, -1)
+	if err != nil {
+		return false, 0, "", err
+	}
+	id, err = targetTopicID(ctx, cl, target)
+	return created, n, id, err
+}
+
+// topicIDString is a topic ID as the engine reports and compares it
+// (kadm's base64 form), "" when the cluster reports none.
+func topicIDString(id kadm.TopicID) string {
+	if id == (kadm.TopicID{}) {
+		return ""
+	}
+	return id.String()
 }

@@ -1,3 +1,6 @@
+// Tests on the kfake rig of target and source topics deleted or created
+// again (issue 11, finding 3).
+
 package kafka_test
 
 import (
@@ -84,7 +87,7 @@ func TestDeletedTargetTopicIsCreatedAgain(t *testing.T) {
 	if rep := ta.Report(); len(rep.Notices) != 1 {
 		t.Fatalf("the notice is reported until acknowledged: %+v", rep.Notices)
 	}
-	ta.(kafka.NoticeAcker).AckNotices(time.Now())
+	ta.(fleet.NoticeAcker).AckNotices(time.Now())
 	if rep := ta.Report(); len(rep.Notices) != 0 {
 		t.Fatalf("notices after acknowledging them: %+v", rep.Notices)
 	}

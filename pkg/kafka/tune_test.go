@@ -1,3 +1,5 @@
+// Test helpers to tune the engine's retry and timeout settings.
+
 package kafka_test
 
 import (

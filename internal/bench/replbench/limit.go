@@ -36,7 +36,7 @@ import (
 // first interval. -limit-clients runs this with several process counts; the
 // limit is the highest.
 
-// Our worker's producer (pkg/kafka/engine.go and franz-go defaults, with the
+// Our worker's producer (pkg/kafka/connect.go and franz-go defaults, with the
 // benchmark's TargetCompressionType NONE): acks=all, idempotent, linger 2 ms,
 // batches of at most 1,000,012 bytes, 32 MiB buffered, no compression.
 // max.request.size lets one request carry many batches, as franz-go's does.
