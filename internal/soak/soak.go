@@ -210,7 +210,8 @@ func Format(u Unit, v float64) string {
 		}
 		return fmt.Sprintf("%.0f B", v)
 	}
-	return strconv.FormatFloat(v, 'f', -1, 64)
+	// Counts are whole; medians and rates show one decimal at most.
+	return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)
 }
 
 // Report is what a soak run measured.
