@@ -3,6 +3,13 @@
 // topology reports. Workers talk only to the control plane, over HTTP with a
 // shared bearer token; only the control plane talks to PostgreSQL.
 //
+// It also holds what both sides of the protocol share without depending on
+// each other: the interfaces between a worker and the engine that runs its
+// jobs (Engine, Task, TaskEnv: engine.go), the results and read models the
+// store answers and the API shows (store.go, status.go), the limits both
+// sides apply (limits.go) and the spec's serialized form (spec.go). It
+// imports only the domain (package replicator) and the standard library.
+//
 // # Jobs
 //
 // A replicator is split into jobs, each owned by at most one worker at a
