@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/openreplicator/replicator/pkg/fleet"
+	"github.com/openreplicator/replicator/pkg/logx"
 )
 
 // ControlPlane is the worker API as the worker uses it (*Client).
@@ -96,6 +97,9 @@ type Worker struct {
 	// acquireAfter is when the acquire loop may ask again after a shed
 	// acquire (used by that loop only).
 	acquireAfter time.Time
+	// logs limits repeated failures (a control plane that is down) to one
+	// line per interval with a count.
+	logs *logx.Limiter
 }
 
 type workerMetrics struct {
@@ -123,7 +127,8 @@ func New(cfg Config) *Worker {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	w := &Worker{cfg: cfg, log: cfg.Logger.With("worker", cfg.ID),
-		tasks: map[int64]*running{}, specs: map[string]*fleet.ReplicatorSpec{}, kick: make(chan struct{}, 1)}
+		tasks: map[int64]*running{}, specs: map[string]*fleet.ReplicatorSpec{}, kick: make(chan struct{}, 1),
+		logs: logx.New(30*time.Second, nil)}
 	w.ttl.Store(int64(10 * time.Second))
 	w.t0 = time.Now()
 	w.m = workerMetrics{
@@ -211,7 +216,7 @@ func (w *Worker) acquire(ctx context.Context) {
 			w.acquireAfter = time.Now().Add(se.RetryAfter + rand.N(se.RetryAfter/2+1))
 			w.log.Debug("worker: acquire shed by the control plane; asking again later", "retry_after", se.RetryAfter)
 		default:
-			w.log.Warn("worker: acquire failed", "err", err)
+			w.logs.Log(w.log, slog.LevelWarn, "acquire", "worker: acquire failed", "err", err)
 		}
 		return
 	}
@@ -380,7 +385,7 @@ func (w *Worker) heartbeat(ctx context.Context) {
 			}
 			failed = true
 			w.m.hbFailures.Inc()
-			w.log.Warn("worker: heartbeat failed", "reports", len(c.reps), "err", c.err)
+			w.logs.Log(w.log, slog.LevelWarn, "heartbeat", "worker: heartbeat failed", "reports", len(c.reps), "err", c.err)
 			continue
 		}
 		if c.resp.LeaseTTLMillis > 0 {
